@@ -1,0 +1,60 @@
+//! Runs a command inside a throwaway Kerberos realm.
+//!
+//! Usage: testrealm [--clockskew SECONDS] -- COMMAND [ARGS...]
+//!
+//! The realm (see tests/support/realm.rs) has users alice and bob, the
+//! service mqtt/broker.kerbsasl.test with its keytab, and alice's TGT. The
+//! command gets KRB5_CONFIG, KRB5_KDC_PROFILE, KRB5CCNAME, KRB5RCACHEDIR,
+//! KRB5_KTNAME and KERBSASL_TEST_{DIR,KDC_PORT,REALM,SERVICE,PASSWORD};
+//! the realm is torn down when it exits, and its status is ours.
+
+#[path = "../tests/support/realm.rs"]
+mod realm;
+
+use std::process::Command;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (options, command) = match parse(&args) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            eprintln!(
+                "testrealm: {message}\nusage: testrealm [--clockskew SECONDS] -- COMMAND [ARGS...]"
+            );
+            std::process::exit(2);
+        }
+    };
+    let realm = realm::Realm::start(&options);
+    let status = Command::new(&command[0])
+        .args(&command[1..])
+        .envs(realm.env())
+        .status();
+    drop(realm);
+    match status {
+        Ok(status) => std::process::exit(status.code().unwrap_or(1)),
+        Err(e) => {
+            eprintln!("testrealm: cannot run {}: {e}", command[0]);
+            std::process::exit(127);
+        }
+    }
+}
+
+fn parse(args: &[String]) -> Result<(realm::RealmOptions, &[String]), String> {
+    let mut options = realm::RealmOptions::default();
+    let mut rest = args;
+    loop {
+        match rest {
+            [flag, value, tail @ ..] if flag == "--clockskew" => {
+                let seconds = value
+                    .parse()
+                    .map_err(|_| format!("bad --clockskew {value:?}"))?;
+                options.clockskew = Some(seconds);
+                rest = tail;
+            }
+            [dashes, command @ ..] if dashes == "--" && !command.is_empty() => {
+                return Ok((options, command));
+            }
+            _ => return Err("expected -- COMMAND".into()),
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! The acceptor credential behind a server.
+//!
+//! A file keytab is copied once into a MEMORY keytab, so accepts don't
+//! reopen and rescan the file (MIT does that on every accept), and is
+//! reloaded when the file changes (replaced or appended to), so a rotated
+//! keytab is picked up without a restart. Credentials come from a pool
+//! because MIT holds a credential's lock for a whole accept: with one
+//! shared credential, accepts on several threads would run one at a time.
+
+use crate::error::Error;
+use crate::gss::{Credential, GssError, Krb5Context, MemoryKeytab, Name};
+use crate::principal::ServicePrincipal;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+/// Idle credentials kept per keytab generation; more than the threads that
+/// accept at once would only hold memory.
+const MAX_IDLE_CREDENTIALS: usize = 16;
+
+/// Numbers the MEMORY keytabs of this process (MIT's names are global).
+static MEMORY_KEYTAB_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not make every later handshake fail.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where the keys come from.
+enum KeytabSource {
+    /// A file keytab: copied into memory and watched for changes.
+    File { name: String, path: PathBuf },
+    /// Any other keytab (MEMORY:, or a type kerbsasl can't watch): used as is.
+    Direct { name: String },
+}
+
+impl KeytabSource {
+    fn name(&self) -> &str {
+        match self {
+            KeytabSource::File { name, .. } | KeytabSource::Direct { name } => name,
+        }
+    }
+}
+
+/// Identifies one version of a file, to notice replacement or appends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileStamp {
+    fn read(path: &Path) -> std::io::Result<FileStamp> {
+        let meta = std::fs::metadata(path)?;
+        Ok(FileStamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
+}
+
+/// One loaded version of the keytab and the credentials made from it.
+struct Generation {
+    idle: Mutex<Vec<Credential>>,
+    keytab_name: String,
+    stamp: Option<FileStamp>,
+    _memory: Option<MemoryKeytab>,
+}
+
+/// A credential borrowed for one accept; returned to its pool on drop.
+pub struct CredentialLease {
+    credential: Option<Credential>,
+    generation: Arc<Generation>,
+}
+
+impl std::ops::Deref for CredentialLease {
+    type Target = Credential;
+    fn deref(&self) -> &Credential {
+        self.credential
+            .as_ref()
+            .expect("a lease holds its credential until dropped")
+    }
+}
+
+impl Drop for CredentialLease {
+    fn drop(&mut self) {
+        let mut idle = lock(&self.generation.idle);
+        if idle.len() < MAX_IDLE_CREDENTIALS {
+            idle.extend(self.credential.take());
+        }
+    }
+}
+
+/// What the file watcher last failed on, so each problem is logged once
+/// and a broken file is not reloaded on every handshake.
+#[derive(Default)]
+struct WatchState {
+    failed_stamp: Option<FileStamp>,
+    problem: Option<String>,
+}
+
+pub struct Acceptor {
+    desired_name: Option<Name>,
+    principal: ServicePrincipal,
+    source: KeytabSource,
+    replay_cache: Option<String>,
+    current: RwLock<Arc<Generation>>,
+    watch: Mutex<WatchState>,
+    // Never used after construction: an open context keeps MIT's parsed
+    // krb5.conf cached for the accepts on every thread.
+    _profile_cache: Mutex<Krb5Context>,
+}
+
+impl Acceptor {
+    /// Resolves the keytab, loads it and acquires a first credential, so
+    /// every configuration problem surfaces here. Never contacts the KDC.
+    pub fn new(
+        principal: &ServicePrincipal,
+        keytab: Option<&str>,
+        replay_cache: Option<&str>,
+    ) -> Result<Acceptor, Error> {
+        let krb5 = Krb5Context::new()
+            .map_err(|e| Error::config(format!("cannot initialise Kerberos: {e}")))?;
+        let desired_name = import_name(principal)?;
+        let keytab_name = match keytab {
+            Some(name) => name.to_string(),
+            None => krb5
+                .default_keytab_name()
+                .map_err(|e| Error::config(format!("cannot find the default keytab name: {e}")))?,
+        };
+        let source = classify_keytab(&krb5, &keytab_name)?;
+        let mut acceptor = Acceptor {
+            desired_name,
+            principal: principal.clone(),
+            source,
+            replay_cache: replay_cache.map(str::to_string),
+            current: RwLock::new(Arc::new(Generation {
+                idle: Mutex::new(Vec::new()),
+                keytab_name: String::new(),
+                stamp: None,
+                _memory: None,
+            })),
+            watch: Mutex::new(WatchState::default()),
+            _profile_cache: Mutex::new(krb5),
+        };
+        let generation = acceptor.load()?;
+        acceptor.current = RwLock::new(Arc::new(generation));
+        Ok(acceptor)
+    }
+
+    /// The keytab name in use, for messages.
+    pub fn keytab_name(&self) -> &str {
+        self.source.name()
+    }
+
+    /// Lends a credential for one accept, reloading the keytab first if
+    /// its file changed.
+    pub fn lease(&self) -> Result<CredentialLease, Error> {
+        self.reload_if_changed();
+        let generation = Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner));
+        let pooled = lock(&generation.idle).pop();
+        let credential = match pooled {
+            Some(credential) => credential,
+            None => self.acquire(&generation.keytab_name).map_err(|e| {
+                Error::config(format!(
+                    "cannot use keytab {} for {}: {}",
+                    self.source.name(),
+                    self.principal.describe(),
+                    e.detail()
+                ))
+            })?,
+        };
+        Ok(CredentialLease {
+            credential: Some(credential),
+            generation,
+        })
+    }
+
+    fn acquire(&self, keytab_name: &str) -> Result<Credential, GssError> {
+        let mut store = vec![("keytab", keytab_name)];
+        if let Some(rcache) = &self.replay_cache {
+            store.push(("rcache", rcache));
+        }
+        Credential::acceptor(self.desired_name.as_ref(), &store)
+    }
+
+    fn load(&self) -> Result<Generation, Error> {
+        match &self.source {
+            KeytabSource::Direct { name } => {
+                let credential = self
+                    .acquire(name)
+                    .map_err(|e| self.no_usable_key(&e, None))?;
+                Ok(Generation {
+                    idle: Mutex::new(vec![credential]),
+                    keytab_name: name.clone(),
+                    stamp: None,
+                    _memory: None,
+                })
+            }
+            KeytabSource::File { name, path } => {
+                // Stamp first: a change during the copy triggers a reload.
+                let stamp = FileStamp::read(path).ok();
+                let memory_name = format!(
+                    "MEMORY:kerbsasl-{}",
+                    MEMORY_KEYTAB_COUNTER.fetch_add(1, Ordering::Relaxed)
+                );
+                let (memory, copy) = MemoryKeytab::copy_of(name, memory_name).map_err(|e| {
+                    Error::config(format!(
+                        "cannot read keytab {name} (needed for {}): {e}. Hint: set the keytab \
+                         option to the path of the service's keytab, readable by the broker's user",
+                        self.principal.describe()
+                    ))
+                })?;
+                if copy.entries == 0 {
+                    return Err(Error::config(format!(
+                        "keytab {name} is empty: it holds no key for {}",
+                        self.principal.describe()
+                    )));
+                }
+                let credential = self
+                    .acquire(memory.name())
+                    .map_err(|e| self.no_usable_key(&e, Some(&copy.principals)))?;
+                log::debug!(
+                    "loaded keytab {name}: {} keys for {}",
+                    copy.entries,
+                    copy.principals.join(", ")
+                );
+                Ok(Generation {
+                    idle: Mutex::new(vec![credential]),
+                    keytab_name: memory.name().to_string(),
+                    stamp,
+                    _memory: Some(memory),
+                })
+            }
+        }
+    }
+
+    fn no_usable_key(&self, err: &GssError, holds: Option<&[String]>) -> Error {
+        let holds = holds
+            .map(|principals| format!(" (it holds keys for: {})", principals.join(", ")))
+            .unwrap_or_default();
+        Error::config(format!(
+            "keytab {}{holds} has no suitable key for {}: {}",
+            self.source.name(),
+            self.principal.describe(),
+            err.detail()
+        ))
+    }
+
+    fn reload_if_changed(&self) {
+        let KeytabSource::File { name, path } = &self.source else {
+            return;
+        };
+        let loaded = self
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stamp;
+        let stamp = FileStamp::read(path);
+        if stamp.as_ref().ok() == loaded.as_ref() {
+            return;
+        }
+        let mut watch = lock(&self.watch);
+        // Another thread may have reloaded while this one waited.
+        let loaded = self
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stamp;
+        let stamp = match stamp {
+            Ok(stamp) if Some(stamp) == loaded || Some(stamp) == watch.failed_stamp => return,
+            Ok(stamp) => stamp,
+            Err(e) => {
+                report_once(
+                    &mut watch,
+                    format!(
+                        "keytab {name} cannot be read ({e}); still accepting with the keys \
+                         loaded before; restore the file to pick up key changes"
+                    ),
+                );
+                return;
+            }
+        };
+        match self.load() {
+            Ok(generation) => {
+                let old = std::mem::replace(
+                    &mut *self.current.write().unwrap_or_else(PoisonError::into_inner),
+                    Arc::new(generation),
+                );
+                *watch = WatchState::default();
+                drop(watch);
+                drop(old);
+                log::info!("keytab {name} changed on disk; reloaded it");
+            }
+            Err(e) => {
+                watch.failed_stamp = Some(stamp);
+                report_once(
+                    &mut watch,
+                    format!(
+                        "keytab {name} changed but cannot be used: {e}; still accepting with the keys loaded before"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn report_once(watch: &mut WatchState, problem: String) {
+    if watch.problem.as_deref() != Some(problem.as_str()) {
+        log::warn!("{problem}");
+        watch.problem = Some(problem);
+    }
+}
+
+fn import_name(principal: &ServicePrincipal) -> Result<Option<Name>, Error> {
+    let imported = match principal {
+        ServicePrincipal::Any => return Ok(None),
+        ServicePrincipal::Principal(text) => Name::krb5_principal(text),
+        ServicePrincipal::HostBased(text) => Name::host_based_service(text),
+    };
+    imported.map(Some).map_err(|e| {
+        Error::config(format!(
+            "invalid principal {}: {}; expected service/SERVER-FQDN@REALM.NAME",
+            principal.describe(),
+            e.detail()
+        ))
+    })
+}
+
+fn classify_keytab(krb5: &Krb5Context, name: &str) -> Result<KeytabSource, Error> {
+    let kind = krb5
+        .keytab_type(name)
+        .map_err(|e| Error::config(format!("invalid keytab name {name:?}: {e}")))?;
+    // MIT reads a name without a type prefix, or starting with '/', as a path.
+    let path = match name.split_once(':') {
+        Some((_, residual)) if !name.starts_with('/') => residual,
+        _ => name,
+    };
+    Ok(match kind.as_str() {
+        "FILE" | "WRFILE" => KeytabSource::File {
+            name: if path == name {
+                format!("FILE:{name}")
+            } else {
+                name.to_string()
+            },
+            path: PathBuf::from(path),
+        },
+        _ => KeytabSource::Direct {
+            name: name.to_string(),
+        },
+    })
+}

@@ -1,0 +1,38 @@
+//! kerbsasl: the server side of SASL GSSAPI (Kerberos V5, RFC 4752) for
+//! message brokers, with a stable C ABI.
+//!
+//! Layers, each calling only the ones below it:
+//! - the safe core: [`Config`], [`Server`], [`Session`], [`Identity`], [`Error`];
+//! - `gss`: the only GSSAPI `unsafe`, RAII over MIT handles;
+//! - `ffi`: the `kerbsasl_*` C ABI (see include/kerbsasl.h);
+//! - `mosquitto`: the Mosquitto 2 plugin entry points, over the safe core.
+
+// cbindgen renders include/kerbsasl.h from `ffi` only.
+/// cbindgen:ignore
+mod acceptor;
+/// cbindgen:ignore
+mod config;
+/// cbindgen:ignore
+mod diagnosis;
+/// cbindgen:ignore
+mod error;
+pub mod ffi;
+/// cbindgen:ignore
+mod gss;
+/// cbindgen:ignore
+mod identity;
+/// cbindgen:ignore
+mod principal;
+/// cbindgen:ignore
+mod sasl;
+/// cbindgen:ignore
+mod server;
+/// cbindgen:ignore
+#[doc(hidden)]
+pub mod testing;
+
+pub use config::{AuthzidPolicy, Config, OPTION_KEYS, UsernameMapping};
+pub use error::{Error, ErrorKind};
+pub use identity::Identity;
+pub use principal::ServicePrincipal;
+pub use server::{Server, Session, Step};

@@ -1,0 +1,213 @@
+//! The safe API: a configured [`Server`] and the [`Session`] of one
+//! handshake, running the RFC 4752 server exchange.
+
+use crate::acceptor::Acceptor;
+use crate::config::Config;
+use crate::diagnosis;
+use crate::error::Error;
+use crate::gss::{AcceptOutcome, SecurityContext};
+use crate::identity::{self, Identity};
+use crate::sasl;
+use std::sync::Arc;
+
+/// A configured acceptor. Cheap to clone; thread-safe; sessions keep it
+/// alive.
+#[derive(Clone)]
+pub struct Server {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: Config,
+    acceptor: Acceptor,
+}
+
+/// What the host does next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Send these bytes to the client and wait for its next message.
+    Continue(Vec<u8>),
+    /// The client is authenticated; see [`Session::identity`].
+    Authenticated,
+}
+
+impl Server {
+    /// Validates the configuration and acquires the acceptor credential.
+    pub fn new(config: Config) -> Result<Server, Error> {
+        if config.replay_cache_disabled() {
+            log::warn!(
+                "replay_cache = none: replay detection is off, so a captured SASL GSSAPI \
+                 exchange can be replayed to log in as its client; use only for testing"
+            );
+        }
+        let acceptor = Acceptor::new(
+            &config.principal,
+            config.keytab.as_deref(),
+            config.replay_cache.as_deref(),
+        )?;
+        log::info!(
+            "kerbsasl server ready: accepting {} with keytab {}",
+            config.principal.describe(),
+            acceptor.keytab_name()
+        );
+        Ok(Server {
+            shared: Arc::new(Shared { config, acceptor }),
+        })
+    }
+
+    /// Parses string options (see [`Config::from_options`]) and builds a server.
+    pub fn from_options<'a, I>(options: I) -> Result<Server, Error>
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        Server::new(Config::from_options(options)?)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Begins a handshake with the client's initial token.
+    pub fn start(&self, initial_token: &[u8]) -> Result<(Session, Step), Error> {
+        let mut session = Session {
+            server: Arc::clone(&self.shared),
+            context: SecurityContext::new(),
+            state: State::Start,
+            identity: None,
+        };
+        let step = session.step(initial_token)?;
+        Ok((session, step))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Start,
+    /// The mechanism asked for another context token.
+    Accepting,
+    /// The AP-REP was sent; the client must answer with an empty message.
+    AwaitingEmptyReply,
+    /// The wrapped offer was sent; the client must answer with its choice.
+    AwaitingLayerChoice,
+    Authenticated,
+    /// Holds the reason, repeated by any later step.
+    Failed(String),
+}
+
+/// One handshake. Used by one thread at a time.
+pub struct Session {
+    server: Arc<Shared>,
+    context: SecurityContext,
+    state: State,
+    identity: Option<Identity>,
+}
+
+impl Session {
+    /// Feeds the client's next message. After a failure every further step
+    /// fails with [`crate::ErrorKind::BadState`].
+    pub fn step(&mut self, input: &[u8]) -> Result<Step, Error> {
+        let result = match &self.state {
+            State::Start | State::Accepting => self.accept(input),
+            State::AwaitingEmptyReply => self.after_ap_rep(input),
+            State::AwaitingLayerChoice => self.finish(input),
+            State::Authenticated => {
+                return Err(Error::bad_state(
+                    "this handshake already succeeded; start a new session to authenticate again",
+                ));
+            }
+            State::Failed(reason) => {
+                return Err(Error::bad_state(format!(
+                    "this handshake already failed ({reason}); dispose of the session"
+                )));
+            }
+        };
+        match &result {
+            Ok(Step::Authenticated) => {
+                if let Some(id) = &self.identity {
+                    log::debug!("authenticated {} as {}", id.principal, id.username);
+                }
+            }
+            Ok(Step::Continue(_)) => {}
+            Err(e) => {
+                self.state = State::Failed(e.message().to_string());
+                log::debug!("handshake failed: {e}");
+            }
+        }
+        result
+    }
+
+    /// The client's identity, once the handshake has succeeded.
+    pub fn identity(&self) -> Option<&Identity> {
+        if self.state == State::Authenticated {
+            self.identity.as_ref()
+        } else {
+            None
+        }
+    }
+
+    fn accept(&mut self, token: &[u8]) -> Result<Step, Error> {
+        if self.state == State::Start {
+            sasl::check_initial_token(token)?;
+        }
+        let outcome = {
+            let credential = self.server.acceptor.lease()?;
+            self.context.accept(&credential, token)
+        }
+        .map_err(|e| diagnosis::accept_failure(&e))?;
+        match outcome {
+            AcceptOutcome::ContinueNeeded { output } if !output.is_empty() => {
+                self.state = State::Accepting;
+                Ok(Step::Continue(output))
+            }
+            AcceptOutcome::ContinueNeeded { .. } => Err(Error::internal(
+                "the Kerberos library asked for another token but produced nothing to send",
+            )),
+            AcceptOutcome::Complete { output, peer } => {
+                self.identity = Some(identity::identify(&self.server.config, &peer)?);
+                if output.is_empty() {
+                    // No AP-REP (the client did not ask for mutual
+                    // authentication): the offer goes out in this turn.
+                    self.offer()
+                } else {
+                    self.state = State::AwaitingEmptyReply;
+                    Ok(Step::Continue(output))
+                }
+            }
+        }
+    }
+
+    fn after_ap_rep(&mut self, input: &[u8]) -> Result<Step, Error> {
+        if !input.is_empty() {
+            return Err(Error::bad_token(format!(
+                "the client sent {} bytes after the server's AP-REP; RFC 4752 requires an \
+                 empty response",
+                input.len()
+            )));
+        }
+        self.offer()
+    }
+
+    fn offer(&mut self) -> Result<Step, Error> {
+        let token = self
+            .context
+            .wrap(false, &sasl::OFFER)
+            .map_err(|e| Error::internal(format!("cannot wrap the security-layer offer: {e}")))?;
+        self.state = State::AwaitingLayerChoice;
+        Ok(Step::Continue(token))
+    }
+
+    fn finish(&mut self, input: &[u8]) -> Result<Step, Error> {
+        let reply = self
+            .context
+            .unwrap(input)
+            .map_err(|e| diagnosis::unwrap_failure(&e))?;
+        let requested = sasl::parse_layer_choice(&reply)?;
+        let identity = self
+            .identity
+            .as_mut()
+            .ok_or_else(|| Error::internal("no identity after the context was established"))?;
+        identity.authzid = identity::authorize(self.server.config.authzid, identity, requested)?;
+        self.state = State::Authenticated;
+        Ok(Step::Authenticated)
+    }
+}

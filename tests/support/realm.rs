@@ -1,0 +1,353 @@
+//! A throwaway MIT Kerberos realm for tests: its own krb5.conf, KDC
+//! profile, database, credential caches and replay cache in a temp dir,
+//! and a krb5kdc on a free loopback port. Torn down on drop.
+//!
+//! Shared by the cargo test harness (tests/support/mod.rs) and by
+//! examples/testrealm.rs, which runs the C, Erlang and Node suites and the
+//! demo inside a realm.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub const REALM: &str = "KERBSASL.TEST";
+pub const HOST: &str = "broker.kerbsasl.test";
+pub const SERVICE: &str = "mqtt/broker.kerbsasl.test@KERBSASL.TEST";
+pub const PASSWORD: &str = "kerbsasl-test-password";
+
+/// Environment variables that describe a running realm to child processes.
+pub const DIR_VAR: &str = "KERBSASL_TEST_DIR";
+pub const PORT_VAR: &str = "KERBSASL_TEST_KDC_PORT";
+
+#[derive(Debug, Clone, Default)]
+pub struct RealmOptions {
+    /// krb5.conf `clockskew` in seconds; MIT's default (300) when None.
+    pub clockskew: Option<u32>,
+}
+
+/// A running realm. The process that started it owns the KDC and the temp
+/// dir; an attached handle (in a child process) owns neither.
+pub struct Realm {
+    pub dir: PathBuf,
+    pub kdc_port: u16,
+    kdc: Option<Child>,
+}
+
+impl Realm {
+    /// Creates the realm with alice and bob, mqtt/HOST and other/HOST,
+    /// keytab `mqtt.keytab` (mqtt/HOST) and a ccache for alice.
+    pub fn start(options: &RealmOptions) -> Realm {
+        let dir = make_temp_dir();
+        let mut last_error = String::new();
+        // A free port can be taken between probing and binding: retry.
+        for _ in 0..5 {
+            let port = free_port();
+            write_config(&dir, port, options);
+            let mut realm = Realm {
+                dir: dir.clone(),
+                kdc_port: port,
+                kdc: None,
+            };
+            if !dir.join("principal").exists() {
+                realm.run_checked(
+                    "kdb5_util",
+                    &["create", "-s", "-r", REALM, "-P", "kerbsasl-master"],
+                );
+                // A profile MIT could not parse would send the database to
+                // the machine's own /var/lib/krb5kdc: stop right there.
+                assert!(
+                    dir.join("principal").exists(),
+                    "kdb5_util did not create the database in {}",
+                    dir.display()
+                );
+            }
+            match realm.start_kdc() {
+                Ok(child) => {
+                    realm.kdc = Some(child);
+                    realm.populate();
+                    return realm;
+                }
+                // The database stays for the next attempt: a realm without a
+                // KDC leaves its dir alone when dropped.
+                Err(e) => last_error = e,
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        panic!("cannot start krb5kdc: {last_error}");
+    }
+
+    /// Attaches to the realm a parent process started (see [`Realm::env`]).
+    pub fn attach() -> Option<Realm> {
+        let dir = PathBuf::from(std::env::var_os(DIR_VAR)?);
+        let kdc_port = std::env::var(PORT_VAR).ok()?.parse().ok()?;
+        Some(Realm {
+            dir,
+            kdc_port,
+            kdc: None,
+        })
+    }
+
+    /// Variables a process needs to use this realm and nothing of the
+    /// machine's own Kerberos setup.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let path = |name: &str| self.path(name).display().to_string();
+        vec![
+            ("KRB5_CONFIG".into(), path("krb5.conf")),
+            ("KRB5_KDC_PROFILE".into(), path("kdc.conf")),
+            (
+                "KRB5CCNAME".into(),
+                format!("FILE:{}", path("alice.ccache")),
+            ),
+            ("KRB5RCACHEDIR".into(), path("rcache")),
+            (
+                "KRB5_KTNAME".into(),
+                format!("FILE:{}", path("mqtt.keytab")),
+            ),
+            (DIR_VAR.into(), self.dir.display().to_string()),
+            (PORT_VAR.into(), self.kdc_port.to_string()),
+            ("KERBSASL_TEST_REALM".into(), REALM.into()),
+            ("KERBSASL_TEST_SERVICE".into(), SERVICE.into()),
+            ("KERBSASL_TEST_PASSWORD".into(), PASSWORD.into()),
+        ]
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// A `Command` with this realm's environment.
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command.envs(self.env());
+        command
+    }
+
+    /// Runs kadmin.local queries (one per line) and returns their output.
+    pub fn kadmin(&self, queries: &[String]) -> String {
+        let mut child = self
+            .command("kadmin.local")
+            .args(["-r", REALM])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kadmin.local runs (install krb5-admin-server)");
+        {
+            let mut stdin = child.stdin.take().expect("stdin");
+            for query in queries {
+                writeln!(stdin, "{query}").expect("write to kadmin.local");
+            }
+        }
+        let output = child.wait_with_output().expect("kadmin.local finishes");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "kadmin.local failed: {text}");
+        text
+    }
+
+    /// Adds a user principal with the test password.
+    pub fn add_user(&self, name: &str) {
+        self.kadmin(&[format!("addprinc -pw {PASSWORD} {name}")]);
+    }
+
+    /// Adds a service principal with a random key.
+    pub fn add_service(&self, principal: &str) {
+        self.kadmin(&[format!("addprinc -randkey {principal}")]);
+    }
+
+    /// Writes the principals' current keys to `keytab` without changing
+    /// them (appends when the file exists).
+    pub fn export_keytab(&self, keytab: &Path, principals: &[&str]) {
+        let queries: Vec<String> = principals
+            .iter()
+            .map(|p| format!("ktadd -norandkey -k {} {p}", keytab.display()))
+            .collect();
+        self.kadmin(&queries);
+    }
+
+    /// Gets a TGT for `user` into `ccache` (a path).
+    pub fn kinit(&self, user: &str, ccache: &Path) {
+        let mut child = self
+            .command("kinit")
+            .args(["-c", &format!("FILE:{}", ccache.display()), user])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kinit runs (install krb5-user)");
+        writeln!(child.stdin.take().expect("stdin"), "{PASSWORD}").expect("write password");
+        let output = child.wait_with_output().expect("kinit finishes");
+        assert!(
+            output.status.success(),
+            "kinit {user} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// A ccache name (`FILE:...`) holding a TGT for `user`, made on first use.
+    pub fn ccache_for(&self, user: &str) -> String {
+        let file = self.path(&format!("{}.ccache", user.replace('/', "_")));
+        if !file.exists() {
+            self.kinit(user, &file);
+        }
+        format!("FILE:{}", file.display())
+    }
+
+    fn start_kdc(&self) -> Result<Child, String> {
+        let mut child = self
+            .command("krb5kdc")
+            .args(["-n", "-r", REALM, "-P"])
+            .arg(self.path("kdc.pid"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run krb5kdc (install krb5-kdc): {e}"))?;
+        let stderr = child.stderr.take().expect("stderr");
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut log = String::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log.push_str(&line);
+                log.push('\n');
+                if line.contains("commencing operation") {
+                    let _ = ready_tx.send(Ok(()));
+                }
+            }
+            let _ = ready_tx.send(Err(log));
+        });
+        match ready_rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(Ok(())) => Ok(child),
+            Ok(Err(log)) => {
+                let _ = child.wait();
+                Err(log)
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err("krb5kdc did not start within 20 s".into())
+            }
+        }
+    }
+
+    fn populate(&self) {
+        std::fs::create_dir_all(self.path("rcache")).expect("create rcache dir");
+        self.kadmin(&[
+            format!("addprinc -pw {PASSWORD} alice"),
+            format!("addprinc -pw {PASSWORD} bob"),
+            format!("addprinc -randkey {SERVICE}"),
+            format!("addprinc -randkey other/{HOST}@{REALM}"),
+            format!(
+                "ktadd -norandkey -k {} {SERVICE}",
+                self.path("mqtt.keytab").display()
+            ),
+        ]);
+        self.kinit("alice", &self.path("alice.ccache"));
+    }
+
+    fn run_checked(&self, program: &str, args: &[&str]) {
+        let output = self
+            .command(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        assert!(
+            output.status.success(),
+            "{program} {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for Realm {
+    fn drop(&mut self) {
+        if let Some(mut kdc) = self.kdc.take() {
+            let _ = kdc.kill();
+            let _ = kdc.wait();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn make_temp_dir() -> PathBuf {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("kerbsasl-realm-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create the realm's temp dir");
+    dir
+}
+
+/// A port free for both TCP and UDP on 127.0.0.1.
+fn free_port() -> u16 {
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = tcp.local_addr().expect("local addr").port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn write_config(dir: &Path, port: u16, options: &RealmOptions) {
+    let d = dir.display();
+    let clockskew = options
+        .clockskew
+        .map(|s| format!("    clockskew = {s}\n"))
+        .unwrap_or_default();
+    let krb5_conf = format!(
+        "[libdefaults]
+    default_realm = {REALM}
+    dns_lookup_kdc = false
+    dns_lookup_realm = false
+    dns_canonicalize_hostname = false
+    rdns = false
+    udp_preference_limit = 1
+    ticket_lifetime = 10h
+{clockskew}
+[realms]
+    {REALM} = {{
+        kdc = 127.0.0.1:{port}
+        auth_to_local = RULE:[2:$1;$2](.*;admin)s/;admin$//
+        auth_to_local = DEFAULT
+    }}
+
+[domain_realm]
+    .kerbsasl.test = {REALM}
+    kerbsasl.test = {REALM}
+"
+    );
+    let kdc_conf = format!(
+        "[kdcdefaults]
+    kdc_listen = 127.0.0.1:{port}
+    kdc_tcp_listen = 127.0.0.1:{port}
+
+[realms]
+    {REALM} = {{
+        database_name = {d}/principal
+        key_stash_file = {d}/stash
+        acl_file = {d}/kadm5.acl
+        kdc_listen = 127.0.0.1:{port}
+        kdc_tcp_listen = 127.0.0.1:{port}
+        max_life = 10h
+        max_renewable_life = 1d
+        supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
+    }}
+
+[logging]
+    kdc = STDERR
+"
+    );
+    std::fs::write(dir.join("krb5.conf"), krb5_conf).expect("write krb5.conf");
+    std::fs::write(dir.join("kdc.conf"), kdc_conf).expect("write kdc.conf");
+    std::fs::write(dir.join("kadm5.acl"), "").expect("write kadm5.acl");
+}
