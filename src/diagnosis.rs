@@ -71,11 +71,13 @@ pub fn accept_failure(err: &GssError) -> Error {
         }
         _ => {}
     }
-    let code = err.krb5_code();
-    match code {
-        0 => Error::bad_token(
+    if err.mech_said_nothing() {
+        // MIT fails some undecodable AP-REQs with minor text "Success".
+        return Error::bad_token(
             "malformed Kerberos token: the Kerberos library could not parse the client's AP-REQ",
-        ),
+        );
+    }
+    match err.krb5_code() {
         AP_ERR_REPEAT => rejected(REPLAY_HINT),
         AP_ERR_SKEW => rejected(SKEW_HINT),
         AP_ERR_TKT_EXPIRED => rejected(EXPIRED_HINT),

@@ -31,6 +31,15 @@ pub enum Step {
     Authenticated,
 }
 
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.shared.config)
+            .field("keytab", &self.shared.acceptor.keytab_name())
+            .finish()
+    }
+}
+
 impl Server {
     /// Validates the configuration and acquires the acceptor credential.
     pub fn new(config: Config) -> Result<Server, Error> {
@@ -100,6 +109,15 @@ pub struct Session {
     context: SecurityContext,
     state: State,
     identity: Option<Identity>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("state", &self.state)
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {

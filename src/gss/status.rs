@@ -75,9 +75,15 @@ impl GssError {
         self.minor as i32
     }
 
+    /// Whether the mechanism gave no code, or one whose text is "Success"
+    /// (MIT's answer to some undecodable tokens).
+    pub fn mech_said_nothing(&self) -> bool {
+        self.minor == 0 || self.minor_text.is_empty() || self.minor_text == "Success"
+    }
+
     /// The most specific text: the mechanism's when it says something.
     pub fn detail(&self) -> &str {
-        if self.minor_text.is_empty() || self.minor_text == "Success" {
+        if self.mech_said_nothing() {
             &self.major_text
         } else {
             &self.minor_text

@@ -13,6 +13,7 @@ pub mod realm;
 use kerbsasl::testing::SaslClient;
 use kerbsasl::{Error, Server, Session, Step};
 use libtest_mimic::{Arguments, Trial};
+#[allow(unused_imports)] // each test binary uses a different subset
 pub use realm::{HOST, REALM, Realm, RealmOptions, SERVICE};
 use std::process::Command;
 
@@ -77,4 +78,46 @@ pub fn handshake(server: &Server, client: &mut SaslClient) -> Result<Session, Er
 /// A client for `target` with alice's tickets.
 pub fn alice(realm: &Realm, target: &str) -> SaslClient {
     SaslClient::new(&realm.ccache_for("alice"), target, true).expect("client")
+}
+
+/// A client for `target` as `user`, with a ccache of its own so that no
+/// service ticket cached by another test is reused.
+pub fn fresh_client(realm: &Realm, user: &str, target: &str) -> SaslClient {
+    let ccache = realm.path(&format!("{}.ccache", unique("fresh")));
+    realm.kinit(user, &ccache);
+    SaslClient::new(&format!("FILE:{}", ccache.display()), target, true).expect("client")
+}
+
+/// Adds service principal `name` (e.g. "amqp/broker.kerbsasl.test") and
+/// returns a new keytab holding its key.
+pub fn service_keytab(realm: &Realm, name: &str) -> std::path::PathBuf {
+    realm.add_service(name);
+    let keytab = realm.path(&format!("{}.keytab", unique("svc")));
+    realm.export_keytab(&keytab, &[name]);
+    keytab
+}
+
+/// A server from options, failing the test on error.
+pub fn server(options: &[(&str, &str)]) -> Server {
+    Server::from_options(options.iter().copied()).unwrap_or_else(|e| panic!("server: {e}"))
+}
+
+/// The error a configuration fails with.
+pub fn server_error(options: &[(&str, &str)]) -> Error {
+    match Server::from_options(options.iter().copied()) {
+        Ok(_) => panic!("server created with {options:?}"),
+        Err(e) => e,
+    }
+}
+
+/// Asserts an error's kind and that its message contains every fragment.
+#[track_caller]
+pub fn assert_error(error: &Error, kind: kerbsasl::ErrorKind, fragments: &[&str]) {
+    assert_eq!(error.kind(), kind, "unexpected kind for: {error}");
+    for fragment in fragments {
+        assert!(
+            error.message().contains(fragment),
+            "message lacks {fragment:?}: {error}"
+        );
+    }
 }

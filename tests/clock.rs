@@ -1,0 +1,58 @@
+//! Time-dependent failures, in a realm whose krb5.conf allows only 3 s of
+//! clock skew so that tickets and authenticators age in seconds.
+
+mod support;
+
+use kerbsasl::ErrorKind;
+use std::time::Duration;
+use support::{
+    HOST, REALM, Realm, RealmOptions, alice, assert_error, default_server, test, unique,
+};
+
+const SKEW_SECONDS: u32 = 3;
+
+fn main() {
+    let options = RealmOptions {
+        clockskew: Some(SKEW_SECONDS),
+    };
+    support::run(options, || {
+        vec![
+            test(
+                "authenticator_older_than_the_skew",
+                authenticator_older_than_the_skew,
+            ),
+            test("expired_ticket", expired_ticket),
+        ]
+    })
+}
+
+fn authenticator_older_than_the_skew(realm: &Realm) {
+    let server = default_server(realm, &[]);
+    let token = alice(realm, support::SERVICE).initial_token().unwrap();
+    std::thread::sleep(Duration::from_secs(u64::from(SKEW_SECONDS) + 2));
+    let error = server.start(&token).unwrap_err();
+    assert_error(
+        &error,
+        ErrorKind::AuthFailed,
+        &["Clock skew too great", "NTP"],
+    );
+}
+
+fn expired_ticket(realm: &Realm) {
+    let principal = format!("{}/{HOST}@{REALM}", unique("brief"));
+    let keytab = support::service_keytab(realm, &principal);
+    realm.kadmin(&[format!("modprinc -maxlife \"1 second\" {principal}")]);
+    let keytab = keytab.display().to_string();
+    let server = support::server(&[("principal", &principal), ("keytab", &keytab)]);
+    let token = support::fresh_client(realm, "alice", &principal)
+        .initial_token()
+        .unwrap();
+    // Expired means past the ticket's end time plus the allowed skew.
+    std::thread::sleep(Duration::from_secs(1 + u64::from(SKEW_SECONDS) + 2));
+    let error = server.start(&token).unwrap_err();
+    assert_error(
+        &error,
+        ErrorKind::AuthFailed,
+        &["Ticket expired", "fresh ticket"],
+    );
+}
