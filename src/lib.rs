@@ -22,6 +22,8 @@ mod gss;
 /// cbindgen:ignore
 mod identity;
 /// cbindgen:ignore
+mod mosquitto;
+/// cbindgen:ignore
 mod principal;
 /// cbindgen:ignore
 mod sasl;

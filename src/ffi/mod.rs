@@ -11,8 +11,10 @@ mod server;
 mod session;
 mod version;
 
+pub(crate) use boundary::c_string;
 pub use boundary::kerbsasl_last_error;
 pub use log::{kerbsasl_log_callback, kerbsasl_log_level, kerbsasl_set_log_callback};
+pub(crate) use result::error_code_name;
 pub use result::{kerbsasl_result, kerbsasl_result_str};
 pub use server::{kerbsasl_server, kerbsasl_server_free, kerbsasl_server_new};
 pub use session::{

@@ -61,6 +61,13 @@ fn result_name(result: u32) -> &'static CStr {
     }
 }
 
+/// The C name of the code an error kind maps to, for log lines.
+pub(crate) fn error_code_name(kind: ErrorKind) -> &'static str {
+    result_name(kerbsasl_result::from(kind) as u32)
+        .to_str()
+        .unwrap_or("KERBSASL_UNKNOWN_RESULT")
+}
+
 /// The name of a result code, e.g. "KERBSASL_AUTH_FAILED".
 ///
 /// @param result  any value; unknown ones give "KERBSASL_UNKNOWN_RESULT".

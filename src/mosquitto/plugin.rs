@@ -1,0 +1,156 @@
+//! One plugin instance (one per listener with `per_listener_settings true`):
+//! its kerbsasl server and the handshakes in progress, keyed by client.
+
+use super::broker::{Broker, Client, LOG_INFO, LOG_NOTICE};
+use crate::ffi::error_code_name;
+use crate::server::{Server, Session, Step};
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+/// The method name EMQX Enterprise uses for SASL GSSAPI over MQTT 5.
+pub const DEFAULT_METHOD: &str = "GSSAPI-KERBEROS";
+/// The largest MQTT Binary Data (and Mosquitto's uint16_t lengths).
+pub const MAX_DATA: usize = 65_535;
+
+/// What the broker should do with an authentication event.
+pub enum Outcome {
+    /// Send this Authentication Data in AUTH 0x18 and wait.
+    Continue(Vec<u8>),
+    /// Authenticated; the username is set.
+    Success,
+    /// Refuse: CONNACK 0x87, or a disconnect on re-authentication.
+    Deny,
+    /// Not ours: let another plugin (or the broker) answer.
+    Defer,
+}
+
+pub struct Plugin {
+    broker: Broker,
+    method: String,
+    server: Server,
+    /// Handshakes in progress, keyed by the client's address. Finished and
+    /// failed ones are removed at once; DISCONNECT removes abandoned ones.
+    sessions: Mutex<HashMap<usize, Session>>,
+}
+
+impl Plugin {
+    /// Builds the instance from `plugin_opt_*` options: `auth_method` is
+    /// the plugin's own, every other key goes to kerbsasl unchanged.
+    pub fn new(broker: Broker, options: &[(String, String)]) -> Result<Plugin, String> {
+        let mut method = DEFAULT_METHOD.to_string();
+        let mut server_options = Vec::new();
+        for (key, value) in options {
+            if key == "auth_method" {
+                if value.is_empty() {
+                    return Err("plugin_opt_auth_method is empty".into());
+                }
+                method = value.clone();
+            } else {
+                server_options.push((key.as_str(), value.as_str()));
+            }
+        }
+        let server = Server::from_options(server_options).map_err(|e| e.to_string())?;
+        Ok(Plugin {
+            broker,
+            method,
+            server,
+            sessions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Session>> {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// CONNECT with an Authentication Method, or AUTH 0x19 (re-authenticate).
+    pub fn auth_start(&self, client: *mut Client, method: Option<&str>, data: &[u8]) -> Outcome {
+        if method != Some(self.method.as_str()) {
+            return Outcome::Defer;
+        }
+        // A new start replaces any handshake still in progress.
+        self.sessions().remove(&(client as usize));
+        match self.server.start(data) {
+            Ok((session, step)) => self.advance(client, session, step),
+            Err(e) => self.deny(client, error_code_name(e.kind()), e.message()),
+        }
+    }
+
+    /// AUTH 0x18 with the next client message.
+    pub fn auth_continue(&self, client: *mut Client, data: &[u8]) -> Outcome {
+        let Some(mut session) = self.sessions().remove(&(client as usize)) else {
+            return Outcome::Defer;
+        };
+        match session.step(data) {
+            Ok(step) => self.advance(client, session, step),
+            Err(e) => self.deny(client, error_code_name(e.kind()), e.message()),
+        }
+    }
+
+    pub fn disconnect(&self, client: *mut Client) {
+        self.sessions().remove(&(client as usize));
+    }
+
+    fn advance(&self, client: *mut Client, session: Session, step: Step) -> Outcome {
+        match step {
+            Step::Continue(token) if token.len() > MAX_DATA => self.deny(
+                client,
+                "KERBSASL_INTERNAL",
+                &format!(
+                    "the server token is {} bytes, over MQTT's 65,535",
+                    token.len()
+                ),
+            ),
+            Step::Continue(token) => {
+                self.sessions().insert(client as usize, session);
+                Outcome::Continue(token)
+            }
+            Step::Authenticated => self.authenticated(client, &session),
+        }
+    }
+
+    fn authenticated(&self, client: *mut Client, session: &Session) -> Outcome {
+        let Some(identity) = session.identity() else {
+            return self.deny(client, "KERBSASL_INTERNAL", "no identity after success");
+        };
+        if let Err(code) = self.broker.set_username(client, &identity.username) {
+            return self.deny(
+                client,
+                "KERBSASL_INTERNAL",
+                &format!(
+                    "mosquitto_set_username({}) failed with {code}",
+                    identity.username
+                ),
+            );
+        }
+        self.broker.log(
+            LOG_INFO,
+            &format!(
+                "kerbsasl: {} authenticated as {} (principal {})",
+                self.broker.describe_client(client),
+                identity.username,
+                identity.principal
+            ),
+        );
+        Outcome::Success
+    }
+
+    fn deny(&self, client: *mut Client, result: &str, message: &str) -> Outcome {
+        self.broker.log(
+            LOG_NOTICE,
+            &format!(
+                "kerbsasl: {} authentication failed for {}: {result}: {message}",
+                self.method,
+                self.broker.describe_client(client)
+            ),
+        );
+        Outcome::Deny
+    }
+}
