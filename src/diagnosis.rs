@@ -48,9 +48,9 @@ const KEY_MISMATCH_HINT: &str = "the ticket could not be decrypted with the keyt
      tampered with; export a fresh keytab";
 const ENCTYPE_HINT: &str = "the ticket is encrypted with an enctype for which the keytab \
      has no key: export keys for the enctypes the KDC issues (see ktadd -e)";
-const FILE_HINT: &str = "Kerberos could not use a file while accepting: usually the replay \
-     cache; make KRB5RCACHEDIR (default /var/tmp) writable by the broker's user, or set the \
-     replay_cache option to a writable file2:/path";
+const REPLAY_CACHE_HINT: &str = "make the replay cache directory (KRB5RCACHEDIR, default \
+     /var/tmp) writable by the broker's user, or set the replay_cache option to a writable \
+     file2:/path";
 
 /// Explains a failed gss_accept_sec_context.
 pub fn accept_failure(err: &GssError) -> Error {
@@ -87,12 +87,10 @@ pub fn accept_failure(err: &GssError) -> Error {
         AP_ERR_BAD_INTEGRITY | AP_ERR_MODIFIED | AP_ERR_BADMATCH => rejected(KEY_MISMATCH_HINT),
         BAD_ENCTYPE | PROG_ETYPE_NOSUPP => rejected(ENCTYPE_HINT),
         AP_ERR_BADVERSION | AP_ERR_MSG_TYPE => malformed(),
-        RC_FIRST..=RC_LAST => Error::config(format!(
-            "the replay cache failed: {detail}. Hint: {FILE_HINT}"
-        )),
-        // Small positive codes are errno values from file I/O.
-        1..=4095 => Error::config(format!(
-            "accepting failed on a file: {detail}. Hint: {FILE_HINT}"
+        // Keys are in memory, so a file error while accepting (a small
+        // positive errno) comes from the replay cache.
+        RC_FIRST..=RC_LAST | 1..=4095 => Error::config(format!(
+            "the replay cache is unusable: {detail}. Hint: {REPLAY_CACHE_HINT}"
         )),
         _ if (ASN1_BASE..ASN1_BASE + 256).contains(&i64::from(err.minor)) => malformed(),
         _ => Error::new(
