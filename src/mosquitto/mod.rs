@@ -295,6 +295,7 @@ unsafe fn extended_auth(plugin: &Plugin, event: c_int, data: &mut ExtendedAuthEv
         Outcome::Defer => ERR_PLUGIN_DEFER,
         Outcome::Deny => ERR_AUTH,
         Outcome::Success => ERR_SUCCESS,
+        Outcome::Continue(token) if token.is_empty() => ERR_AUTH_CONTINUE,
         Outcome::Continue(token) => {
             // The broker frees data_out with free(): allocate with malloc.
             // SAFETY: plain allocation; checked for NULL below.

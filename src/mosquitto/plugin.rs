@@ -28,9 +28,17 @@ pub struct Plugin {
     broker: Broker,
     method: String,
     server: Server,
-    /// Handshakes in progress, keyed by the client's address. Finished and
-    /// failed ones are removed at once; DISCONNECT removes abandoned ones.
-    sessions: Mutex<HashMap<usize, Session>>,
+    clients: Mutex<Clients>,
+}
+
+/// Per-client state, keyed by the client's address. Mosquitto sends a
+/// DISCONNECT event for every closed client, which removes both entries.
+#[derive(Default)]
+struct Clients {
+    /// Handshakes in progress; finished and failed ones are removed at once.
+    sessions: HashMap<usize, Session>,
+    /// The username each client this instance authenticated was given.
+    authenticated: HashMap<usize, String>,
 }
 
 impl Plugin {
@@ -54,7 +62,7 @@ impl Plugin {
             broker,
             method,
             server,
-            sessions: Mutex::new(HashMap::new()),
+            clients: Mutex::new(Clients::default()),
         })
     }
 
@@ -66,8 +74,8 @@ impl Plugin {
         &self.broker
     }
 
-    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Session>> {
-        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    fn clients(&self) -> std::sync::MutexGuard<'_, Clients> {
+        self.clients.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// CONNECT with an Authentication Method, or AUTH 0x19 (re-authenticate).
@@ -76,7 +84,7 @@ impl Plugin {
             return Outcome::Defer;
         }
         // A new start replaces any handshake still in progress.
-        self.sessions().remove(&(client as usize));
+        self.clients().sessions.remove(&(client as usize));
         match self.server.start(data) {
             Ok((session, step)) => self.advance(client, session, step),
             Err(e) => self.deny(client, error_code_name(e.kind()), e.message()),
@@ -85,8 +93,9 @@ impl Plugin {
 
     /// AUTH 0x18 with the next client message.
     pub fn auth_continue(&self, client: *mut Client, data: &[u8]) -> Outcome {
-        let Some(mut session) = self.sessions().remove(&(client as usize)) else {
-            return Outcome::Defer;
+        let in_progress = self.clients().sessions.remove(&(client as usize));
+        let Some(mut session) = in_progress else {
+            return self.continue_without_exchange(client);
         };
         match session.step(data) {
             Ok(step) => self.advance(client, session, step),
@@ -95,7 +104,33 @@ impl Plugin {
     }
 
     pub fn disconnect(&self, client: *mut Client) {
-        self.sessions().remove(&(client as usize));
+        let mut clients = self.clients();
+        clients.sessions.remove(&(client as usize));
+        clients.authenticated.remove(&(client as usize));
+    }
+
+    /// An AUTH 0x18 with no exchange in progress. From a client this
+    /// instance authenticated, it is a bare AUTH packet after CONNACK:
+    /// Mosquitto 2.0.11 frees the client's id on any refusal while the
+    /// client is still registered, and later crashes. Answering "continue"
+    /// is the one safe reply; the client is stuck until it disconnects.
+    fn continue_without_exchange(&self, client: *mut Client) -> Outcome {
+        if !self
+            .clients()
+            .authenticated
+            .contains_key(&(client as usize))
+        {
+            return Outcome::Defer;
+        }
+        self.broker.log(
+            LOG_NOTICE,
+            &format!(
+                "kerbsasl: {} sent AUTH with no {} exchange in progress; ignoring it",
+                self.broker.describe_client(client),
+                self.method
+            ),
+        );
+        Outcome::Continue(Vec::new())
     }
 
     fn advance(&self, client: *mut Client, session: Session, step: Step) -> Outcome {
@@ -109,7 +144,7 @@ impl Plugin {
                 ),
             ),
             Step::Continue(token) => {
-                self.sessions().insert(client as usize, session);
+                self.clients().sessions.insert(client as usize, session);
                 Outcome::Continue(token)
             }
             Step::Authenticated => self.authenticated(client, &session),
@@ -120,6 +155,30 @@ impl Plugin {
         let Some(identity) = session.identity() else {
             return self.deny(client, "KERBSASL_INTERNAL", "no identity after success");
         };
+        let username = &identity.username;
+        if username.contains(['+', '#']) {
+            return self.deny(
+                client,
+                "KERBSASL_AUTHZ_DENIED",
+                &format!("username {username:?} contains an MQTT wildcard ('+' or '#')"),
+            );
+        }
+        // Mosquitto keeps ACL blocks of the previous username when it
+        // changes, so a connection keeps one identity for its lifetime.
+        let previous = self
+            .clients()
+            .authenticated
+            .get(&(client as usize))
+            .cloned();
+        if let Some(previous) = previous.filter(|p| p != username) {
+            return self.deny(
+                client,
+                "KERBSASL_AUTHZ_DENIED",
+                &format!(
+                    "re-authentication as {username} refused: this connection is authenticated as {previous}"
+                ),
+            );
+        }
         if let Err(code) = self.broker.set_username(client, &identity.username) {
             return self.deny(
                 client,
@@ -130,6 +189,9 @@ impl Plugin {
                 ),
             );
         }
+        self.clients()
+            .authenticated
+            .insert(client as usize, username.clone());
         self.broker.log(
             LOG_INFO,
             &format!(
