@@ -58,3 +58,91 @@ impl SaslClient {
         self.initiator.is_established()
     }
 }
+
+/// Fuzzing harnesses, shared by the targets in fuzz/ and by the test that
+/// replays their corpus (tests/fuzz_corpus.rs). They run inside a test
+/// realm (see examples/testrealm.rs) and must never panic.
+pub mod fuzz {
+    use super::SaslClient;
+    use crate::server::{Server, Step};
+    use std::sync::OnceLock;
+
+    struct Fixture {
+        server: Server,
+        ccache: String,
+        service: String,
+    }
+
+    fn fixture() -> &'static Fixture {
+        static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+        FIXTURE.get_or_init(|| {
+            let dir = std::env::var("KERBSASL_TEST_DIR").expect("run inside testrealm");
+            let service = std::env::var("KERBSASL_TEST_SERVICE").expect("run inside testrealm");
+            let keytab = format!("{dir}/mqtt.keytab");
+            // Replay detection off, so that one genuine token can be fed
+            // again and again.
+            let server = Server::from_options([
+                ("principal", service.as_str()),
+                ("keytab", keytab.as_str()),
+                ("replay_cache", "none:"),
+            ])
+            .expect("fuzz server");
+            let ccache = std::env::var("KRB5CCNAME").expect("run inside testrealm");
+            Fixture {
+                server,
+                ccache,
+                service,
+            }
+        })
+    }
+
+    /// A fresh genuine initial token, e.g. to seed the corpus.
+    pub fn genuine_token(mutual: bool) -> Vec<u8> {
+        let f = fixture();
+        let mut client = SaslClient::new(&f.ccache, &f.service, mutual).expect("client");
+        client.initial_token().expect("initial token")
+    }
+
+    /// server_start on arbitrary bytes.
+    pub fn start(data: &[u8]) {
+        let _ = fixture().server.start(data);
+    }
+
+    /// server_step after a genuine context is established. The first byte
+    /// picks what the rest is: 0, the raw reply to the AP-REP (must be
+    /// empty); 1, the raw security-layer reply; 2, the security-layer reply
+    /// in plaintext, wrapped by the client so that it reaches the parser.
+    pub fn step(data: &[u8]) {
+        let Some((&mode, rest)) = data.split_first() else {
+            return;
+        };
+        let f = fixture();
+        let Ok(mut client) = SaslClient::new(&f.ccache, &f.service, true) else {
+            return;
+        };
+        let Ok(token) = client.initial_token() else {
+            return;
+        };
+        let Ok((mut session, Step::Continue(ap_rep))) = f.server.start(&token) else {
+            return;
+        };
+        if mode % 3 == 0 {
+            let _ = session.step(rest);
+            return;
+        }
+        if client.respond(&ap_rep).is_err() || session.step(&[]).is_err() {
+            return;
+        }
+        let reply = if mode % 3 == 1 {
+            rest.to_vec()
+        } else {
+            match client.wrap(rest) {
+                Ok(wrapped) => wrapped,
+                Err(_) => return,
+            }
+        };
+        let _ = session.step(&reply);
+        let _ = session.step(rest);
+        let _ = session.identity();
+    }
+}

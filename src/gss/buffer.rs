@@ -43,10 +43,19 @@ impl OwnedBuffer {
 
 impl Drop for OwnedBuffer {
     fn drop(&mut self) {
-        if !self.0.value.is_null() {
-            let mut minor = 0;
-            // SAFETY: the buffer was allocated by GSSAPI and is released once.
-            unsafe { sys::gss_release_buffer(&mut minor, &mut self.0) };
+        if self.0.value.is_null() {
+            return;
         }
+        if self.0.length == 0 {
+            // MIT's unwrap of an empty message returns malloc(0), which
+            // gss_release_buffer skips because the length is 0; MIT's
+            // gssalloc is malloc/free on Unix. Found by fuzzing.
+            // SAFETY: the pointer came from GSSAPI's malloc and is freed once.
+            unsafe { libc::free(self.0.value) };
+            return;
+        }
+        let mut minor = 0;
+        // SAFETY: the buffer was allocated by GSSAPI and is released once.
+        unsafe { sys::gss_release_buffer(&mut minor, &mut self.0) };
     }
 }
