@@ -247,7 +247,8 @@ impl Acceptor {
             .map(|principals| format!(" (it holds keys for: {})", principals.join(", ")))
             .unwrap_or_default();
         Error::config(format!(
-            "keytab {}{holds} has no suitable key for {}: {}",
+            "keytab {} has no key for {}{holds}: {}. Hint: export the service's key into this \
+             keytab (kadmin: ktadd -k FILE PRINCIPAL), or set principal to one it holds",
             self.source.name(),
             self.principal.describe(),
             err.detail()
