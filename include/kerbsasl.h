@@ -227,7 +227,9 @@ const char *kerbsasl_result_str(uint32_t result);
  *   "none:", which disables replay detection and logs a warning).
  *
  * @param keys, values  arrays of `count` NUL-terminated UTF-8 strings; may
- *        be NULL when count is 0. Borrowed for the call only.
+ *        be NULL when count is 0. Borrowed for the call only. A value ends
+ *        at its first NUL byte: hosts taking values with lengths (Erlang
+ *        binaries) must reject embedded NULs themselves.
  * @param server_out  receives the new server on KERBSASL_OK, NULL otherwise.
  * @return KERBSASL_OK; KERBSASL_CONFIG for an unknown key, a bad value, an
  *         unreadable keytab or one without a key for the principal (the
@@ -277,7 +279,10 @@ void kerbsasl_server_free(kerbsasl_server *server);
  *         KERBSASL_INVALID_ARGUMENT; KERBSASL_INTERNAL. On failure no
  *         session exists and kerbsasl_last_error() says why.
  * Thread-safe with respect to the server: any number of threads may start
- * sessions on one server at once.
+ * sessions on one server at once. May block briefly on file I/O: MIT's
+ * default replay cache is a file shared (and locked) by every process of
+ * the same user; give each service its own with the replay_cache option
+ * if other processes use it heavily.
  *
  * # Safety
  * Non-NULL pointers must be valid as described above.
@@ -329,7 +334,8 @@ void kerbsasl_dispose(kerbsasl_session *session);
  * The client's principal, e.g. "alice@EXAMPLE.COM".
  *
  * @return NULL unless the handshake finished with KERBSASL_OK (or session
- *         is NULL). Owned by the session: valid until its disposal.
+ *         is NULL): non-NULL exactly when the session is authenticated.
+ *         Owned by the session: valid until its disposal.
  * Not thread-safe with calls that change the session.
  *
  * # Safety

@@ -83,11 +83,18 @@ pub fn authorize(
     match policy {
         AuthzidPolicy::Any => Ok(Some(requested)),
         AuthzidPolicy::Match if own => Ok(Some(requested)),
-        AuthzidPolicy::Match => Err(Error::authz_denied(format!(
-            "{} asked to act as {requested:?}, which is not its own identity \
-             (authzid = match allows only {:?} or {:?})",
-            identity.principal, identity.principal, identity.username
-        ))),
+        AuthzidPolicy::Match => {
+            let allowed = if identity.username == identity.principal {
+                format!("{:?}", identity.principal)
+            } else {
+                format!("{:?} or {:?}", identity.principal, identity.username)
+            };
+            Err(Error::authz_denied(format!(
+                "{} asked to act as {requested:?}, which is not its own identity \
+                 (authzid = match allows only {allowed})",
+                identity.principal
+            )))
+        }
         AuthzidPolicy::Reject => Err(Error::authz_denied(format!(
             "{} sent authzid {requested:?}, but authzid = reject allows none",
             identity.principal

@@ -36,7 +36,9 @@ pub struct kerbsasl_server {
 ///   "none:", which disables replay detection and logs a warning).
 ///
 /// @param keys, values  arrays of `count` NUL-terminated UTF-8 strings; may
-///        be NULL when count is 0. Borrowed for the call only.
+///        be NULL when count is 0. Borrowed for the call only. A value ends
+///        at its first NUL byte: hosts taking values with lengths (Erlang
+///        binaries) must reject embedded NULs themselves.
 /// @param server_out  receives the new server on KERBSASL_OK, NULL otherwise.
 /// @return KERBSASL_OK; KERBSASL_CONFIG for an unknown key, a bad value, an
 ///         unreadable keytab or one without a key for the principal (the

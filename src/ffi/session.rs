@@ -109,7 +109,10 @@ unsafe fn input_bytes<'a>(input: *const u8, len: usize) -> Result<&'a [u8], &'st
 ///         KERBSASL_INVALID_ARGUMENT; KERBSASL_INTERNAL. On failure no
 ///         session exists and kerbsasl_last_error() says why.
 /// Thread-safe with respect to the server: any number of threads may start
-/// sessions on one server at once.
+/// sessions on one server at once. May block briefly on file I/O: MIT's
+/// default replay cache is a file shared (and locked) by every process of
+/// the same user; give each service its own with the replay_cache option
+/// if other processes use it heavily.
 ///
 /// # Safety
 /// Non-NULL pointers must be valid as described above.
@@ -255,7 +258,8 @@ unsafe fn session_string(
 /// The client's principal, e.g. "alice@EXAMPLE.COM".
 ///
 /// @return NULL unless the handshake finished with KERBSASL_OK (or session
-///         is NULL). Owned by the session: valid until its disposal.
+///         is NULL): non-NULL exactly when the session is authenticated.
+///         Owned by the session: valid until its disposal.
 /// Not thread-safe with calls that change the session.
 ///
 /// # Safety
