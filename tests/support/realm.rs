@@ -201,16 +201,30 @@ impl Realm {
         format!("FILE:{}", file.display())
     }
 
+    /// Starts krb5kdc under a small shell that owns the realm's lifetime:
+    /// when our end of its stdin closes, however this process ends (a
+    /// panic, Ctrl-C, SIGKILL), it stops the KDC and removes the temp dir.
     fn start_kdc(&self) -> Result<Child, String> {
+        const WATCHDOG: &str = r#"
+            trap '' INT                      # outlive Ctrl-C to clean up
+            exec 3>&2 2>/dev/null            # only the KDC keeps the log pipe
+            krb5kdc -n -r "$1" -P "$2/kdc.pid" 2>&3 3>&- &
+            kdc=$!
+            exec 3>&-
+            read -r _ || true
+            kill "$kdc" 2>/dev/null
+            wait "$kdc"
+            rm -rf "$2"
+        "#;
         let mut child = self
-            .command("krb5kdc")
-            .args(["-n", "-r", REALM, "-P"])
-            .arg(self.path("kdc.pid"))
-            .stdin(Stdio::null())
+            .command("sh")
+            .args(["-c", WATCHDOG, "kerbsasl-realm", REALM])
+            .arg(&self.dir)
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot run krb5kdc (install krb5-kdc): {e}"))?;
+            .map_err(|e| format!("cannot run sh: {e}"))?;
         let stderr = child.stderr.take().expect("stderr");
         let (ready_tx, ready_rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -226,9 +240,15 @@ impl Realm {
         });
         match ready_rx.recv_timeout(Duration::from_secs(20)) {
             Ok(Ok(())) => Ok(child),
+            // SIGKILL spares the dir, so the next attempt can reuse it.
             Ok(Err(log)) => {
+                let _ = child.kill();
                 let _ = child.wait();
-                Err(log)
+                Err(if log.is_empty() {
+                    "krb5kdc exited at once (is krb5-kdc installed?)".into()
+                } else {
+                    log
+                })
             }
             Err(_) => {
                 let _ = child.kill();
@@ -269,9 +289,11 @@ impl Realm {
 
 impl Drop for Realm {
     fn drop(&mut self) {
-        if let Some(mut kdc) = self.kdc.take() {
-            let _ = kdc.kill();
-            let _ = kdc.wait();
+        if let Some(mut watchdog) = self.kdc.take() {
+            // Closing its stdin makes the watchdog stop the KDC and remove
+            // the dir; wait for it to finish.
+            drop(watchdog.stdin.take());
+            let _ = watchdog.wait();
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
