@@ -78,34 +78,26 @@ pub fn split_realm(principal: &str) -> (&str, Option<&str>) {
     }
 }
 
-fn last_unescaped(text: &str, wanted: char) -> Option<usize> {
-    let mut found = None;
+/// Byte offsets of `wanted` where it is not escaped by a backslash.
+fn unescaped(text: &str, wanted: char) -> impl Iterator<Item = usize> + '_ {
     let mut escaped = false;
-    for (index, c) in text.char_indices() {
-        if escaped {
-            escaped = false;
-        } else if c == '\\' {
-            escaped = true;
-        } else if c == wanted {
-            found = Some(index);
-        }
-    }
-    found
+    text.char_indices().filter_map(move |(index, c)| {
+        let found = !escaped && c == wanted;
+        escaped = !escaped && c == '\\';
+        found.then_some(index)
+    })
+}
+
+fn last_unescaped(text: &str, wanted: char) -> Option<usize> {
+    unescaped(text, wanted).last()
 }
 
 fn split_unescaped(text: &str, separator: char) -> Vec<&str> {
     let mut parts = Vec::new();
     let mut start = 0;
-    let mut escaped = false;
-    for (index, c) in text.char_indices() {
-        if escaped {
-            escaped = false;
-        } else if c == '\\' {
-            escaped = true;
-        } else if c == separator {
-            parts.push(&text[start..index]);
-            start = index + c.len_utf8();
-        }
+    for index in unescaped(text, separator) {
+        parts.push(&text[start..index]);
+        start = index + separator.len_utf8();
     }
     parts.push(&text[start..]);
     parts
@@ -169,5 +161,7 @@ mod tests {
         );
         assert_eq!(split_realm(r"alice\@corp.com"), (r"alice\@corp.com", None));
         assert_eq!(split_realm("host/h@R"), ("host/h", Some("R")));
+        // An escaped backslash does not escape the '@' after it.
+        assert_eq!(split_realm(r"a\\@R"), (r"a\\", Some("R")));
     }
 }
