@@ -196,7 +196,7 @@ impl Acceptor {
             KeytabSource::Direct { name } => {
                 let credential = self
                     .acquire(name)
-                    .map_err(|e| self.no_usable_key(&e, None))?;
+                    .map_err(|e| self.no_usable_key(e.detail(), None))?;
                 Ok(Generation {
                     idle: Mutex::new(vec![credential]),
                     keytab_name: name.clone(),
@@ -207,6 +207,12 @@ impl Acceptor {
             KeytabSource::File { name, path } => {
                 // Stamp first: a change during the copy triggers a reload.
                 let stamp = FileStamp::read(path).ok();
+                if stamp.is_some_and(|s| s.size == 0) {
+                    return Err(Error::config(format!(
+                        "keytab {name} is an empty file: it holds no key for {}",
+                        self.principal.describe()
+                    )));
+                }
                 let memory_name = format!(
                     "MEMORY:kerbsasl-{}",
                     MEMORY_KEYTAB_COUNTER.fetch_add(1, Ordering::Relaxed)
@@ -224,9 +230,15 @@ impl Acceptor {
                         self.principal.describe()
                     )));
                 }
+                if !copy.principals.iter().any(|p| self.principal.may_use(p)) {
+                    return Err(self.no_usable_key(
+                        "No principal in keytab matches desired name",
+                        Some(&copy.principals),
+                    ));
+                }
                 let credential = self
                     .acquire(memory.name())
-                    .map_err(|e| self.no_usable_key(&e, Some(&copy.principals)))?;
+                    .map_err(|e| self.no_usable_key(e.detail(), Some(&copy.principals)))?;
                 log::debug!(
                     "loaded keytab {name}: {} keys for {}",
                     copy.entries,
@@ -242,7 +254,7 @@ impl Acceptor {
         }
     }
 
-    fn no_usable_key(&self, err: &GssError, holds: Option<&[String]>) -> Error {
+    fn no_usable_key(&self, detail: &str, holds: Option<&[String]>) -> Error {
         let holds = holds
             .map(|principals| format!(" (it holds keys for: {})", principals.join(", ")))
             .unwrap_or_default();
@@ -251,7 +263,7 @@ impl Acceptor {
              keytab (kadmin: ktadd -k FILE PRINCIPAL), or set principal to one it holds",
             self.source.name(),
             self.principal.describe(),
-            err.detail()
+            detail
         ))
     }
 

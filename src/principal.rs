@@ -59,6 +59,27 @@ impl ServicePrincipal {
         }
     }
 
+    /// Whether a keytab entry for `entry` (e.g. `mqtt/host@REALM`) could
+    /// serve this principal. False only when it certainly can't: MIT leaks
+    /// memory when asked for a credential the keytab lacks, so the keytab's
+    /// principal list is checked first.
+    pub fn may_use(&self, entry: &str) -> bool {
+        let (entry_name, entry_realm) = split_realm(entry);
+        match self {
+            ServicePrincipal::Any => true,
+            ServicePrincipal::Principal(wanted) => match split_realm(wanted) {
+                (name, Some(realm)) => name == entry_name && Some(realm) == entry_realm,
+                // Without a realm the default realm applies, which only
+                // MIT knows: compare the names.
+                (name, None) => name == entry_name,
+            },
+            ServicePrincipal::HostBased(wanted) => match wanted.split_once('@') {
+                Some((service, host)) => entry_name == format!("{service}/{host}"),
+                None => false,
+            },
+        }
+    }
+
     /// How messages name it.
     pub fn describe(&self) -> String {
         match self {
@@ -147,6 +168,20 @@ mod tests {
                 err.message()
             );
         }
+    }
+
+    #[test]
+    fn matches_keytab_entries() {
+        let entry = "mqtt/h@R";
+        let principal = |text: &str| ServicePrincipal::parse(text).unwrap();
+        assert!(principal("*").may_use(entry));
+        assert!(principal("mqtt/h@R").may_use(entry));
+        assert!(principal("mqtt/h").may_use(entry));
+        assert!(principal("mqtt@h").may_use(entry));
+        assert!(!principal("mqtt/h@S").may_use(entry));
+        assert!(!principal("other/h@R").may_use(entry));
+        assert!(!principal("mqtt/g").may_use(entry));
+        assert!(!principal("mqtt@g").may_use(entry));
     }
 
     #[test]
