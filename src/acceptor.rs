@@ -106,11 +106,16 @@ struct WatchState {
     problem: Option<String>,
 }
 
-pub struct Acceptor {
+/// Everything needed to (re)load the keys: the configuration, resolved.
+struct Loader {
     desired_name: Option<Name>,
     principal: ServicePrincipal,
     source: KeytabSource,
     replay_cache: Option<String>,
+}
+
+pub struct Acceptor {
+    loader: Loader,
     current: RwLock<Arc<Generation>>,
     watch: Mutex<WatchState>,
     // Never used after construction: an open context keeps MIT's parsed
@@ -128,36 +133,30 @@ impl Acceptor {
     ) -> Result<Acceptor, Error> {
         let krb5 = Krb5Context::new()
             .map_err(|e| Error::config(format!("cannot initialise Kerberos: {e}")))?;
-        let desired_name = import_name(principal)?;
         let keytab_name = match keytab {
             Some(name) => name.to_string(),
             None => krb5
                 .default_keytab_name()
                 .map_err(|e| Error::config(format!("cannot find the default keytab name: {e}")))?,
         };
-        let source = classify_keytab(&krb5, &keytab_name)?;
-        let mut acceptor = Acceptor {
-            desired_name,
+        let loader = Loader {
+            desired_name: import_name(principal)?,
             principal: principal.clone(),
-            source,
+            source: classify_keytab(&krb5, &keytab_name)?,
             replay_cache: replay_cache.map(str::to_string),
-            current: RwLock::new(Arc::new(Generation {
-                idle: Mutex::new(Vec::new()),
-                keytab_name: String::new(),
-                stamp: None,
-                _memory: None,
-            })),
+        };
+        let generation = loader.load()?;
+        Ok(Acceptor {
+            loader,
+            current: RwLock::new(Arc::new(generation)),
             watch: Mutex::new(WatchState::default()),
             _profile_cache: Mutex::new(krb5),
-        };
-        let generation = acceptor.load()?;
-        acceptor.current = RwLock::new(Arc::new(generation));
-        Ok(acceptor)
+        })
     }
 
     /// The keytab name in use, for messages.
     pub fn keytab_name(&self) -> &str {
-        self.source.name()
+        self.loader.source.name()
     }
 
     /// Lends a credential for one accept, reloading the keytab first if
@@ -168,11 +167,11 @@ impl Acceptor {
         let pooled = lock(&generation.idle).pop();
         let credential = match pooled {
             Some(credential) => credential,
-            None => self.acquire(&generation.keytab_name).map_err(|e| {
+            None => self.loader.acquire(&generation.keytab_name).map_err(|e| {
                 Error::config(format!(
                     "cannot use keytab {} for {}: {}",
-                    self.source.name(),
-                    self.principal.describe(),
+                    self.keytab_name(),
+                    self.loader.principal.describe(),
                     e.detail()
                 ))
             })?,
@@ -183,6 +182,65 @@ impl Acceptor {
         })
     }
 
+    fn reload_if_changed(&self) {
+        let KeytabSource::File { name, path } = &self.loader.source else {
+            return;
+        };
+        let loaded = self
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stamp;
+        let stamp = FileStamp::read(path);
+        if stamp.as_ref().ok() == loaded.as_ref() {
+            return;
+        }
+        let mut watch = lock(&self.watch);
+        // Another thread may have reloaded while this one waited.
+        let loaded = self
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stamp;
+        let stamp = match stamp {
+            Ok(stamp) if Some(stamp) == loaded || Some(stamp) == watch.failed_stamp => return,
+            Ok(stamp) => stamp,
+            Err(e) => {
+                report_once(
+                    &mut watch,
+                    format!(
+                        "keytab {name} cannot be read ({e}); still accepting with the keys \
+                         loaded before; restore the file to pick up key changes"
+                    ),
+                );
+                return;
+            }
+        };
+        match self.loader.load() {
+            Ok(generation) => {
+                let old = std::mem::replace(
+                    &mut *self.current.write().unwrap_or_else(PoisonError::into_inner),
+                    Arc::new(generation),
+                );
+                *watch = WatchState::default();
+                drop(watch);
+                drop(old);
+                log::info!("keytab {name} changed on disk; reloaded it");
+            }
+            Err(e) => {
+                watch.failed_stamp = Some(stamp);
+                report_once(
+                    &mut watch,
+                    format!(
+                        "keytab {name} changed but cannot be used: {e}; still accepting with the keys loaded before"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+impl Loader {
     fn acquire(&self, keytab_name: &str) -> Result<Credential, GssError> {
         let mut store = vec![("keytab", keytab_name)];
         if let Some(rcache) = &self.replay_cache {
@@ -265,63 +323,6 @@ impl Acceptor {
             self.principal.describe(),
             detail
         ))
-    }
-
-    fn reload_if_changed(&self) {
-        let KeytabSource::File { name, path } = &self.source else {
-            return;
-        };
-        let loaded = self
-            .current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .stamp;
-        let stamp = FileStamp::read(path);
-        if stamp.as_ref().ok() == loaded.as_ref() {
-            return;
-        }
-        let mut watch = lock(&self.watch);
-        // Another thread may have reloaded while this one waited.
-        let loaded = self
-            .current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .stamp;
-        let stamp = match stamp {
-            Ok(stamp) if Some(stamp) == loaded || Some(stamp) == watch.failed_stamp => return,
-            Ok(stamp) => stamp,
-            Err(e) => {
-                report_once(
-                    &mut watch,
-                    format!(
-                        "keytab {name} cannot be read ({e}); still accepting with the keys \
-                         loaded before; restore the file to pick up key changes"
-                    ),
-                );
-                return;
-            }
-        };
-        match self.load() {
-            Ok(generation) => {
-                let old = std::mem::replace(
-                    &mut *self.current.write().unwrap_or_else(PoisonError::into_inner),
-                    Arc::new(generation),
-                );
-                *watch = WatchState::default();
-                drop(watch);
-                drop(old);
-                log::info!("keytab {name} changed on disk; reloaded it");
-            }
-            Err(e) => {
-                watch.failed_stamp = Some(stamp);
-                report_once(
-                    &mut watch,
-                    format!(
-                        "keytab {name} changed but cannot be used: {e}; still accepting with the keys loaded before"
-                    ),
-                );
-            }
-        }
     }
 }
 
