@@ -3,7 +3,9 @@
 //! A file keytab is copied once into a MEMORY keytab, so accepts don't
 //! reopen and rescan the file (MIT does that on every accept), and is
 //! reloaded when the file changes (replaced or appended to), so a rotated
-//! keytab is picked up without a restart. Credentials come from a pool
+//! keytab is picked up without a restart. The file is looked at once a
+//! second (a stat per handshake costs ~5% of one), and at once when a
+//! client's ticket needs a key the loaded keytab lacks. Credentials come from a pool
 //! because MIT holds a credential's lock for a whole accept: with one
 //! shared credential, accepts on several threads would run one at a time.
 
@@ -14,10 +16,14 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 /// Idle credentials kept per keytab generation; more than the threads that
 /// accept at once would only hold memory.
 const MAX_IDLE_CREDENTIALS: usize = 16;
+
+/// How often the keytab file is checked for changes during handshakes.
+const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Numbers the MEMORY keytabs of this process (MIT's names are global).
 static MEMORY_KEYTAB_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -118,6 +124,9 @@ pub struct Acceptor {
     loader: Loader,
     current: RwLock<Arc<Generation>>,
     watch: Mutex<WatchState>,
+    /// When the file was last checked, in ms since `created`.
+    last_check_ms: AtomicU64,
+    created: Instant,
     // Never used after construction: an open context keeps MIT's parsed
     // krb5.conf cached for the accepts on every thread.
     _profile_cache: Mutex<Krb5Context>,
@@ -150,6 +159,8 @@ impl Acceptor {
             loader,
             current: RwLock::new(Arc::new(generation)),
             watch: Mutex::new(WatchState::default()),
+            last_check_ms: AtomicU64::new(0),
+            created: Instant::now(),
             _profile_cache: Mutex::new(krb5),
         })
     }
@@ -162,7 +173,9 @@ impl Acceptor {
     /// Lends a credential for one accept, reloading the keytab first if
     /// its file changed.
     pub fn lease(&self) -> Result<CredentialLease, Error> {
-        self.reload_if_changed();
+        if self.check_due() {
+            self.reload_if_changed();
+        }
         let generation = Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner));
         let pooled = lock(&generation.idle).pop();
         let credential = match pooled {
@@ -180,6 +193,27 @@ impl Acceptor {
             credential: Some(credential),
             generation,
         })
+    }
+
+    /// Checks the file now, for a ticket the loaded keys could not serve.
+    /// True when a new version of the keytab was loaded.
+    pub fn reload_now(&self) -> bool {
+        let before = Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner));
+        self.reload_if_changed();
+        let after = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        !Arc::ptr_eq(&before, &after)
+    }
+
+    /// Whether CHECK_INTERVAL has passed since the last check; claims the
+    /// check for this thread if so.
+    fn check_due(&self) -> bool {
+        let now = self.created.elapsed().as_millis() as u64;
+        let last = self.last_check_ms.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= CHECK_INTERVAL.as_millis() as u64
+            && self
+                .last_check_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     fn reload_if_changed(&self) {

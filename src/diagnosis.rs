@@ -52,6 +52,22 @@ const REPLAY_CACHE_HINT: &str = "make the replay cache directory (KRB5RCACHEDIR,
      /var/tmp) writable by the broker's user, or set the replay_cache option to a writable \
      file2:/path";
 
+/// Whether the ticket needed a key the loaded keytab lacks: a newer key
+/// version, another principal, or the same version with another key. A
+/// keytab changed on disk since it was loaded may have it.
+pub fn needs_other_key(err: &GssError) -> bool {
+    matches!(
+        err.krb5_code(),
+        AP_ERR_BADKEYVER
+            | KT_KVNONOTFOUND
+            | KT_NOTFOUND
+            | AP_ERR_NOKEY
+            | AP_ERR_NOT_US
+            | AP_WRONG_PRINC
+            | AP_ERR_BAD_INTEGRITY
+    )
+}
+
 /// Explains a failed gss_accept_sec_context.
 pub fn accept_failure(err: &GssError) -> Error {
     let detail = err.detail();

@@ -5,7 +5,7 @@ use crate::acceptor::Acceptor;
 use crate::config::Config;
 use crate::diagnosis;
 use crate::error::Error;
-use crate::gss::{AcceptOutcome, SecurityContext};
+use crate::gss::{AcceptOutcome, GssError, SecurityContext};
 use crate::identity::{self, Identity};
 use crate::sasl;
 use std::sync::Arc;
@@ -167,9 +167,14 @@ impl Session {
         if self.state == State::Start {
             sasl::check_initial_token(token)?;
         }
-        let outcome = {
-            let credential = self.server.acceptor.lease()?;
-            self.context.accept(&credential, token)
+        let outcome = match self.accept_with_loaded_keys(token)? {
+            // The key check fails before the replay cache records the
+            // authenticator, so the same token can be accepted again.
+            Err(e) if diagnosis::needs_other_key(&e) && self.server.acceptor.reload_now() => {
+                self.context = SecurityContext::new();
+                self.accept_with_loaded_keys(token)?
+            }
+            other => other,
         }
         .map_err(|e| diagnosis::accept_failure(&e))?;
         match outcome {
@@ -192,6 +197,16 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// One accept call; the outer error is kerbsasl's (no credential),
+    /// the inner one Kerberos's.
+    fn accept_with_loaded_keys(
+        &mut self,
+        token: &[u8],
+    ) -> Result<Result<AcceptOutcome, GssError>, Error> {
+        let credential = self.server.acceptor.lease()?;
+        Ok(self.context.accept(&credential, token))
     }
 
     fn after_ap_rep(&mut self, input: &[u8]) -> Result<Step, Error> {
