@@ -164,13 +164,16 @@ impl Session {
     }
 
     fn accept(&mut self, token: &[u8]) -> Result<Step, Error> {
-        if self.state == State::Start {
+        let first = self.state == State::Start;
+        if first {
             sasl::check_initial_token(token)?;
         }
         let outcome = match self.accept_with_loaded_keys(token)? {
             // The key check fails before the replay cache records the
-            // authenticator, so the same token can be accepted again.
-            Err(e) if diagnosis::needs_other_key(&e) && self.server.acceptor.reload_now() => {
+            // authenticator, so the same AP-REQ can be accepted again.
+            Err(e)
+                if first && diagnosis::needs_other_key(&e) && self.server.acceptor.reload_now() =>
+            {
                 self.context = SecurityContext::new();
                 self.accept_with_loaded_keys(token)?
             }
