@@ -5,9 +5,11 @@
 //! reloaded when the file changes (replaced or appended to), so a rotated
 //! keytab is picked up without a restart. The file is looked at once a
 //! second (a stat per handshake costs ~5% of one), and at once when a
-//! client's ticket needs a key the loaded keytab lacks. Credentials come from a pool
-//! because MIT holds a credential's lock for a whole accept: with one
-//! shared credential, accepts on several threads would run one at a time.
+//! client's ticket needs a key the loaded keytab lacks.
+//!
+//! Credentials come from a pool because MIT holds a credential's lock for a
+//! whole accept: with one shared credential, accepts on several threads
+//! would run one at a time.
 
 use crate::error::Error;
 use crate::gss::{Credential, GssError, Krb5Context, MemoryKeytab, Name};
