@@ -15,6 +15,9 @@ pub enum ErrorKind {
     AuthzDenied,
     /// The server configuration (options, keytab, principal) is unusable.
     Config,
+    /// The host requires a security layer stronger than the client chose
+    /// or the Kerberos session can give (Cyrus's SASL_TOOWEAK).
+    TooWeak,
     /// The call does not fit the session's state (e.g. a step after OK).
     BadState,
     /// A caller passed a NULL or otherwise unusable argument.
@@ -56,6 +59,10 @@ impl Error {
 
     pub(crate) fn authz_denied(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::AuthzDenied, message)
+    }
+
+    pub(crate) fn too_weak(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::TooWeak, message)
     }
 
     pub(crate) fn bad_state(message: impl Into<String>) -> Error {

@@ -22,6 +22,8 @@ mod gss;
 /// cbindgen:ignore
 mod identity;
 /// cbindgen:ignore
+mod layer;
+/// cbindgen:ignore
 mod mosquitto;
 /// cbindgen:ignore
 mod principal;
@@ -36,5 +38,6 @@ pub mod testing;
 pub use config::{AuthzidPolicy, Config, OPTION_KEYS, UsernameMapping};
 pub use error::{Error, ErrorKind};
 pub use identity::Identity;
+pub use layer::{LayerPolicy, Protection, SecurityLayer};
 pub use principal::ServicePrincipal;
 pub use server::{Server, Session, Step};

@@ -1,16 +1,7 @@
 //! The RFC 4752 pieces that need no Kerberos: checking the client's initial
-//! token framing, the security-layer offer, and the client's choice.
+//! token framing. The security-layer offer and choice are in `layer`.
 
 use crate::error::Error;
-
-/// Security layer bit: no security layer.
-pub const LAYER_NONE: u8 = 0x01;
-const LAYER_INTEGRITY: u8 = 0x02;
-const LAYER_CONFIDENTIALITY: u8 = 0x04;
-
-/// The server's offer: only "no security layer", so the maximum buffer
-/// size must be 0 (MQTT and most hosts have no SASL framing).
-pub const OFFER: [u8; 4] = [LAYER_NONE, 0, 0, 0];
 
 const KRB5_OID: &[u8] = b"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02";
 const SPNEGO_OID: &[u8] = b"\x2b\x06\x01\x05\x05\x02";
@@ -121,50 +112,6 @@ fn oid_to_string(oid: &[u8]) -> String {
         .join(".")
 }
 
-/// Parses the client's unwrapped security-layer reply: the chosen layer,
-/// its maximum buffer size and an optional authzid. Returns the authzid.
-pub fn parse_layer_choice(reply: &[u8]) -> Result<Option<String>, Error> {
-    if reply.len() < 4 {
-        return Err(Error::bad_token(format!(
-            "the client's security-layer reply is {} bytes; RFC 4752 requires at least 4",
-            reply.len()
-        )));
-    }
-    let chosen = reply[0];
-    if chosen.count_ones() != 1 {
-        return Err(Error::bad_token(format!(
-            "the client chose security layers {chosen:#04x}; exactly one must be chosen"
-        )));
-    }
-    if chosen & OFFER[0] == 0 {
-        let name = match chosen {
-            LAYER_INTEGRITY => "integrity protection (0x02)",
-            LAYER_CONFIDENTIALITY => "confidentiality (0x04)",
-            _ => "an unknown layer",
-        };
-        return Err(Error::bad_token(format!(
-            "the client chose {name}, but only \"no security layer\" (0x01) was offered"
-        )));
-    }
-    if reply[1..4] != [0, 0, 0] {
-        return Err(Error::bad_token(
-            "the client chose no security layer but a non-zero maximum buffer size; it must be 0",
-        ));
-    }
-    let authzid = &reply[4..];
-    if authzid.is_empty() {
-        return Ok(None);
-    }
-    let authzid = std::str::from_utf8(authzid)
-        .map_err(|_| Error::bad_token("the client's authzid is not valid UTF-8"))?;
-    if authzid.contains('\0') {
-        return Err(Error::bad_token(
-            "the client's authzid contains a NUL character",
-        ));
-    }
-    Ok(Some(authzid.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,27 +159,5 @@ mod tests {
         other.extend_from_slice(b"\x2b\x06\x01\x05\x07");
         assert!(bad_token(&other).contains("1.3.6.1.5.7"));
         assert!(bad_token(&[0x60, 0x85, 0, 0, 0, 0, 0]).contains("malformed length"));
-    }
-
-    #[test]
-    fn parses_layer_choices() {
-        assert_eq!(parse_layer_choice(&[1, 0, 0, 0]).unwrap(), None);
-        assert_eq!(
-            parse_layer_choice(b"\x01\0\0\0alice@R").unwrap(),
-            Some("alice@R".to_string())
-        );
-        for bad in [
-            &b"\x01\0\0"[..],
-            b"\x00\0\0\0",
-            b"\x03\0\0\0",
-            b"\x02\0\0\0",
-            b"\x04\x00\x10\x00",
-            b"\x01\xff\xff\xff",
-            b"\x01\0\0\0\xff",
-            b"\x01\0\0\0a\0b",
-        ] {
-            let err = parse_layer_choice(bad).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::BadToken, "{bad:?}");
-        }
     }
 }

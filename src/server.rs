@@ -5,8 +5,9 @@ use crate::acceptor::Acceptor;
 use crate::config::Config;
 use crate::diagnosis;
 use crate::error::Error;
-use crate::gss::{AcceptOutcome, GssError, SecurityContext};
+use crate::gss::{AcceptOutcome, GssError, Protections, SecurityContext};
 use crate::identity::{self, Identity};
+use crate::layer::{LayerPolicy, Offer, Protection, SecurityLayer};
 use crate::sasl;
 use std::sync::Arc;
 
@@ -76,13 +77,28 @@ impl Server {
         &self.shared.config
     }
 
-    /// Begins a handshake with the client's initial token.
+    /// Begins a handshake with the client's initial token, offering no
+    /// security layer (`01 00 00 00`).
     pub fn start(&self, initial_token: &[u8]) -> Result<(Session, Step), Error> {
+        self.start_with_layers(LayerPolicy::NONE, initial_token)
+    }
+
+    /// Begins a handshake whose security-layer offer follows the host's
+    /// `policy` (Cyrus's min_ssf, max_ssf and maxbufsize).
+    pub fn start_with_layers(
+        &self,
+        policy: LayerPolicy,
+        initial_token: &[u8],
+    ) -> Result<(Session, Step), Error> {
         let mut session = Session {
             server: Arc::clone(&self.shared),
             context: SecurityContext::new(),
             state: State::Start,
             identity: None,
+            policy,
+            protections: Protections::default(),
+            offer: Offer::NONE,
+            layer: None,
         };
         let step = session.step(initial_token)?;
         Ok((session, step))
@@ -103,12 +119,17 @@ enum State {
     Failed(String),
 }
 
-/// One handshake. Used by one thread at a time.
+/// One handshake, then the security layer it negotiated. Used by one
+/// thread at a time.
 pub struct Session {
     server: Arc<Shared>,
     context: SecurityContext,
     state: State,
     identity: Option<Identity>,
+    policy: LayerPolicy,
+    protections: Protections,
+    offer: Offer,
+    layer: Option<SecurityLayer>,
 }
 
 impl std::fmt::Debug for Session {
@@ -116,6 +137,7 @@ impl std::fmt::Debug for Session {
         f.debug_struct("Session")
             .field("state", &self.state)
             .field("identity", &self.identity)
+            .field("layer", &self.layer)
             .finish_non_exhaustive()
     }
 }
@@ -188,8 +210,13 @@ impl Session {
             AcceptOutcome::ContinueNeeded { .. } => Err(Error::internal(
                 "the Kerberos library asked for another token but produced nothing to send",
             )),
-            AcceptOutcome::Complete { output, peer } => {
+            AcceptOutcome::Complete {
+                output,
+                peer,
+                protections,
+            } => {
                 self.identity = Some(identity::identify(&self.server.config, &peer)?);
+                self.protections = protections;
                 if output.is_empty() {
                     // No AP-REP (the client did not ask for mutual
                     // authentication): the offer goes out in this turn.
@@ -224,9 +251,22 @@ impl Session {
     }
 
     fn offer(&mut self) -> Result<Step, Error> {
+        let context = &self.context;
+        self.offer = Offer::new(
+            &self.policy,
+            self.protections.integrity,
+            self.protections.confidentiality,
+            || {
+                context.sasl_ssf().map_err(|e| {
+                    Error::internal(format!(
+                        "cannot read the session's encryption strength: {e}"
+                    ))
+                })
+            },
+        )?;
         let token = self
             .context
-            .wrap(false, &sasl::OFFER)
+            .wrap(false, &self.offer.to_bytes())
             .map_err(|e| Error::internal(format!("cannot wrap the security-layer offer: {e}")))?;
         self.state = State::AwaitingLayerChoice;
         Ok(Step::Continue(token))
@@ -237,13 +277,86 @@ impl Session {
             .context
             .unwrap(input)
             .map_err(|e| diagnosis::unwrap_failure(&e))?;
-        let requested = sasl::parse_layer_choice(&reply)?;
+        let choice = self.offer.accept(&reply)?;
         let identity = self
             .identity
             .as_mut()
             .ok_or_else(|| Error::internal("no identity after the context was established"))?;
-        identity.authzid = identity::authorize(self.server.config.authzid, identity, requested)?;
+        identity.authzid =
+            identity::authorize(self.server.config.authzid, identity, choice.authzid)?;
+        let max_plaintext = match choice.protection {
+            Protection::None => 0,
+            protection => self
+                .context
+                .wrap_size_limit(protection == Protection::Confidentiality, choice.max_buffer)
+                .map_err(|e| {
+                    Error::internal(format!("cannot size the security layer's messages: {e}"))
+                })?,
+        };
+        self.layer = Some(SecurityLayer {
+            protection: choice.protection,
+            ssf: choice.ssf,
+            peer_max_buffer: choice.max_buffer,
+            max_plaintext,
+            max_buffer: self.offer.max_buffer(),
+        });
         self.state = State::Authenticated;
         Ok(Step::Authenticated)
+    }
+
+    /// The security layer the handshake negotiated, once it has succeeded.
+    pub fn security_layer(&self) -> Option<&SecurityLayer> {
+        match self.state {
+            State::Authenticated => self.layer.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Protects data for the client with the negotiated layer (gss_wrap,
+    /// with encryption for confidentiality). Keep each message within
+    /// [`SecurityLayer::max_plaintext`] so that the client can receive it.
+    pub fn wrap(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        let layer = self.protecting()?;
+        self.context
+            .wrap(layer.protection == Protection::Confidentiality, message)
+            .map_err(|e| Error::internal(format!("cannot protect a message: {e}")))
+    }
+
+    /// Checks and removes the protection of a message from the client.
+    /// A message protected more weakly than negotiated (integrity only
+    /// when confidentiality was chosen) is refused.
+    pub fn unwrap(&self, token: &[u8]) -> Result<Vec<u8>, Error> {
+        let layer = self.protecting()?;
+        if token.is_empty() {
+            return Err(Error::bad_token(
+                "the client sent an empty protected message",
+            ));
+        }
+        let (message, encrypted) = self.context.unwrap_with_state(token).map_err(|e| {
+            Error::bad_token(format!(
+                "a protected message from the client failed its check (tampered with, \
+                 truncated, replayed or out of order): {}",
+                e.detail()
+            ))
+        })?;
+        if layer.protection == Protection::Confidentiality && !encrypted {
+            return Err(Error::bad_token(
+                "the client sent a message with integrity protection only, but confidentiality \
+                 was negotiated",
+            ));
+        }
+        Ok(message)
+    }
+
+    fn protecting(&self) -> Result<&SecurityLayer, Error> {
+        match self.security_layer() {
+            Some(layer) if layer.protection != Protection::None => Ok(layer),
+            Some(_) => Err(Error::bad_state(
+                "no security layer was negotiated: data is exchanged unprotected",
+            )),
+            None => Err(Error::bad_state(
+                "the handshake has not succeeded: no security layer yet",
+            )),
+        }
     }
 }

@@ -39,6 +39,9 @@ impl From<ErrorKind> for kerbsasl_result {
             ErrorKind::AuthFailed => kerbsasl_result::KERBSASL_AUTH_FAILED,
             ErrorKind::AuthzDenied => kerbsasl_result::KERBSASL_AUTHZ_DENIED,
             ErrorKind::Config => kerbsasl_result::KERBSASL_CONFIG,
+            // Sessions of the C ABI never require a security layer; were
+            // one refused, the client would be authenticated but not allowed.
+            ErrorKind::TooWeak => kerbsasl_result::KERBSASL_AUTHZ_DENIED,
             ErrorKind::BadState => kerbsasl_result::KERBSASL_BAD_STATE,
             ErrorKind::InvalidArgument => kerbsasl_result::KERBSASL_INVALID_ARGUMENT,
             ErrorKind::Internal => kerbsasl_result::KERBSASL_INTERNAL,

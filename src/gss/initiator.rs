@@ -20,9 +20,10 @@ pub struct Initiator {
 
 impl Initiator {
     /// `target` is a krb5 principal name such as `mqtt/host@REALM`.
-    /// `mutual` asks the server for an AP-REP.
+    /// `mutual` asks the server for an AP-REP. Confidentiality is
+    /// requested too, as SASL clients that may choose it do.
     pub fn new(ccache: &str, target: &str, mutual: bool) -> Result<Initiator, GssError> {
-        let mut flags = sys::GSS_C_INTEG_FLAG | sys::GSS_C_SEQUENCE_FLAG;
+        let mut flags = sys::GSS_C_INTEG_FLAG | sys::GSS_C_CONF_FLAG | sys::GSS_C_SEQUENCE_FLAG;
         if mutual {
             flags |= sys::GSS_C_MUTUAL_FLAG;
         }
@@ -74,11 +75,12 @@ impl Initiator {
         Ok(output.as_bytes().to_vec())
     }
 
-    pub fn wrap(&self, message: &[u8]) -> Result<Vec<u8>, GssError> {
-        self.context.wrap(false, message)
+    pub fn wrap(&self, confidential: bool, message: &[u8]) -> Result<Vec<u8>, GssError> {
+        self.context.wrap(confidential, message)
     }
 
-    pub fn unwrap(&self, token: &[u8]) -> Result<Vec<u8>, GssError> {
-        self.context.unwrap(token)
+    /// The message and whether it was encrypted.
+    pub fn unwrap(&self, token: &[u8]) -> Result<(Vec<u8>, bool), GssError> {
+        self.context.unwrap_with_state(token)
     }
 }

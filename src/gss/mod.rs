@@ -15,7 +15,7 @@ mod name;
 mod oid;
 mod status;
 
-pub use context::{AcceptOutcome, SecurityContext};
+pub use context::{AcceptOutcome, Protections, SecurityContext};
 pub use cred::Credential;
 pub use initiator::Initiator;
 pub use krb5::{Krb5Context, MemoryKeytab};

@@ -1,0 +1,209 @@
+//! Security layers through the safe Rust API against a real KDC: the offer
+//! built from the host's policy, the client's choice, and wrap/unwrap of
+//! data once the handshake is done.
+
+mod support;
+
+use kerbsasl::testing::SaslClient;
+use kerbsasl::{ErrorKind, LayerPolicy, Protection, Server, Session, Step};
+use support::{Realm, RealmOptions, SERVICE, assert_error, default_server, fresh_client, test};
+
+fn main() {
+    support::run(RealmOptions::default(), || {
+        vec![
+            test("the_default_offer_is_no_layer", default_offer),
+            test("offers_every_layer_the_policy_allows", open_offer),
+            test("integrity_wraps_without_encrypting", integrity),
+            test(
+                "confidentiality_encrypts_with_the_enctype_ssf",
+                confidentiality,
+            ),
+            test(
+                "refuses_integrity_only_data_under_confidentiality",
+                weaker_data_refused,
+            ),
+            test(
+                "a_required_layer_refuses_the_no_layer_choice",
+                required_layer,
+            ),
+            test("an_unreachable_min_ssf_is_too_weak", unreachable_min_ssf),
+            test("wrap_needs_a_negotiated_layer", wrap_needs_a_layer),
+            test("unwrap_refuses_garbage", unwrap_refuses_garbage),
+        ]
+    })
+}
+
+const OPEN: LayerPolicy = LayerPolicy {
+    min_ssf: 0,
+    max_ssf: u32::MAX,
+    max_buffer: 65536,
+};
+
+/// Runs a handshake with `policy`; the client chooses as configured.
+fn run(
+    server: &Server,
+    policy: LayerPolicy,
+    client: &mut SaslClient,
+) -> Result<Session, kerbsasl::Error> {
+    let token = client.initial_token().expect("initial token");
+    let (mut session, mut step) = server.start_with_layers(policy, &token)?;
+    while let Step::Continue(challenge) = step {
+        let reply = client.respond(&challenge).expect("client reply");
+        step = session.step(&reply)?;
+    }
+    Ok(session)
+}
+
+fn client(realm: &Realm, protection: Protection) -> SaslClient {
+    fresh_client(realm, "alice", SERVICE).with_layer(protection, 4096)
+}
+
+fn default_offer(realm: &Realm) {
+    let server = default_server(realm, &[]);
+    let mut alice = client(realm, Protection::None);
+    let session = run(&server, LayerPolicy::NONE, &mut alice).unwrap();
+    assert_eq!(alice.offer(), Some(&[1u8, 0, 0, 0][..]));
+    let layer = session.security_layer().expect("layer");
+    assert_eq!((layer.protection, layer.ssf), (Protection::None, 0));
+}
+
+fn open_offer(realm: &Realm) {
+    let server = default_server(realm, &[]);
+    let mut alice = client(realm, Protection::None);
+    run(&server, OPEN, &mut alice).unwrap();
+    assert_eq!(alice.offer(), Some(&[7u8, 0x01, 0x00, 0x00][..]));
+}
+
+fn integrity(realm: &Realm) {
+    let server = default_server(realm, &[]);
+    let mut alice = client(realm, Protection::Integrity);
+    let session = run(&server, OPEN, &mut alice).unwrap();
+    let layer = *session.security_layer().expect("layer");
+    assert_eq!((layer.protection, layer.ssf), (Protection::Integrity, 1));
+    assert_eq!((layer.peer_max_buffer, layer.max_buffer), (4096, 65536));
+    assert!(
+        layer.max_plaintext > 4000 && layer.max_plaintext < 4096,
+        "{layer:?}"
+    );
+    let (message, encrypted) = alice
+        .unprotect(&session.wrap(b"to alice").unwrap())
+        .unwrap();
+    assert_eq!((message.as_slice(), encrypted), (&b"to alice"[..], false));
+    let plain = alice.protect(false, b"from alice").unwrap();
+    assert_eq!(session.unwrap(&plain).unwrap(), b"from alice");
+    // Stronger than negotiated is fine.
+    let sealed = alice.protect(true, b"sealed").unwrap();
+    assert_eq!(session.unwrap(&sealed).unwrap(), b"sealed");
+}
+
+fn confidentiality(realm: &Realm) {
+    let server = default_server(realm, &[]);
+    let mut alice = client(realm, Protection::Confidentiality);
+    let session = run(&server, OPEN, &mut alice).unwrap();
+    let layer = *session.security_layer().expect("layer");
+    // The test realm issues aes256-cts tickets.
+    assert_eq!(
+        (layer.protection, layer.ssf),
+        (Protection::Confidentiality, 256)
+    );
+    let (message, encrypted) = alice.unprotect(&session.wrap(b"secret").unwrap()).unwrap();
+    assert_eq!((message.as_slice(), encrypted), (&b"secret"[..], true));
+    let sealed = alice.protect(true, b"reply").unwrap();
+    assert_eq!(session.unwrap(&sealed).unwrap(), b"reply");
+}
+
+fn weaker_data_refused(realm: &Realm) {
+    let server = default_server(realm, &[]);
+    let mut alice = client(realm, Protection::Confidentiality);
+    let session = run(&server, OPEN, &mut alice).unwrap();
+    let plain = alice.protect(false, b"in the clear").unwrap();
+    assert_error(
+        &session.unwrap(&plain).unwrap_err(),
+        ErrorKind::BadToken,
+        &[
+            "integrity protection only",
+            "confidentiality was negotiated",
+        ],
+    );
+}
+
+fn required_layer(realm: &Realm) {
+    let server = default_server(realm, &[]);
+    let policy = LayerPolicy {
+        min_ssf: 56,
+        ..OPEN
+    };
+    // A client choosing "no layer" although only confidentiality is offered.
+    let mut alice = fresh_client(realm, "alice", SERVICE);
+    let token = alice.initial_token().unwrap();
+    let (mut session, step) = server.start_with_layers(policy, &token).unwrap();
+    let Step::Continue(ap_rep) = step else {
+        panic!("AP-REP expected")
+    };
+    alice.respond(&ap_rep).unwrap();
+    let Step::Continue(_offer) = session.step(&[]).unwrap() else {
+        panic!("offer expected")
+    };
+    let reply = alice.wrap(&[1, 0, 0, 0]).unwrap();
+    assert_error(
+        &session.step(&reply).unwrap_err(),
+        ErrorKind::BadToken,
+        &[
+            "chose no security layer (0x01)",
+            "\"confidentiality\" (0x04)",
+        ],
+    );
+    // The same policy with a client that picks confidentiality succeeds.
+    let mut alice = client(realm, Protection::Confidentiality);
+    let session = run(&server, policy, &mut alice).unwrap();
+    assert_eq!(alice.offer().unwrap()[0], 4);
+    assert_eq!(session.security_layer().unwrap().ssf, 256);
+}
+
+fn unreachable_min_ssf(realm: &Realm) {
+    let server = default_server(realm, &[]);
+    let policy = LayerPolicy {
+        min_ssf: 512,
+        ..OPEN
+    };
+    let mut alice = client(realm, Protection::Confidentiality);
+    assert_error(
+        &run(&server, policy, &mut alice).unwrap_err(),
+        ErrorKind::TooWeak,
+        &["SSF between 512", "confidentiality with SSF 256"],
+    );
+}
+
+fn wrap_needs_a_layer(realm: &Realm) {
+    let server = default_server(realm, &[]);
+    let mut alice = client(realm, Protection::None);
+    let session = run(&server, OPEN, &mut alice).unwrap();
+    assert_error(
+        &session.wrap(b"x").unwrap_err(),
+        ErrorKind::BadState,
+        &["no security layer was negotiated"],
+    );
+    let mut bob = fresh_client(realm, "bob", SERVICE);
+    let (half, _) = server.start(&bob.initial_token().unwrap()).unwrap();
+    assert_error(
+        &half.unwrap(b"x").unwrap_err(),
+        ErrorKind::BadState,
+        &["has not succeeded"],
+    );
+}
+
+fn unwrap_refuses_garbage(realm: &Realm) {
+    let server = default_server(realm, &[]);
+    let mut alice = client(realm, Protection::Integrity);
+    let session = run(&server, OPEN, &mut alice).unwrap();
+    assert_error(
+        &session.unwrap(&[]).unwrap_err(),
+        ErrorKind::BadToken,
+        &["empty"],
+    );
+    assert_error(
+        &session.unwrap(&[0x05, 0x04, 0, 0xff, 1, 2, 3]).unwrap_err(),
+        ErrorKind::BadToken,
+        &["failed its check"],
+    );
+}
