@@ -13,6 +13,8 @@ mod acceptor;
 /// cbindgen:ignore
 mod config;
 /// cbindgen:ignore
+mod cyrus;
+/// cbindgen:ignore
 mod diagnosis;
 /// cbindgen:ignore
 mod error;
