@@ -135,14 +135,19 @@ impl Offer {
             let strongest = if ssf > 0 {
                 format!("confidentiality with SSF {ssf}")
             } else if integrity {
-                "integrity (SSF 1)".to_string()
+                "integrity only (SSF 1): the client did not ask for confidentiality".to_string()
             } else {
-                "no protection at all".to_string()
+                "no protection: the client asked for neither integrity nor confidentiality"
+                    .to_string()
+            };
+            let wanted = if policy.max_ssf >= 0xffff {
+                format!("an SSF of at least {}", policy.min_ssf)
+            } else {
+                format!("an SSF between {} and {}", policy.min_ssf, policy.max_ssf)
             };
             return Err(Error::too_weak(format!(
-                "the host requires a security layer with SSF between {} and {}, but this \
-                 Kerberos session can give {strongest}",
-                policy.min_ssf, policy.max_ssf
+                "the host requires a security layer with {wanted}, but this Kerberos session \
+                 can give {strongest}"
             )));
         }
         // RFC 4752: the size is 0 when no layer is offered.

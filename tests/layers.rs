@@ -170,7 +170,7 @@ fn unreachable_min_ssf(realm: &Realm) {
     assert_error(
         &run(&server, policy, &mut alice).unwrap_err(),
         ErrorKind::TooWeak,
-        &["SSF between 512", "confidentiality with SSF 256"],
+        &["an SSF of at least 512", "confidentiality with SSF 256"],
     );
 }
 

@@ -7,7 +7,7 @@ use crate::config::OPTION_KEYS;
 use crate::error::Error;
 use crate::server::Server;
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 /// The prefix of kerbsasl's keys in `<app>.conf` (Cyrus's own `keytab`
 /// key is read as is).
@@ -19,7 +19,15 @@ const MAX_CACHED: usize = 32;
 
 type Options = Vec<(String, String)>;
 
-static SERVERS: Mutex<Option<HashMap<Options, Server>>> = Mutex::new(None);
+enum Slot {
+    /// A thread is building this server; others wait for it.
+    Building,
+    Ready(Server),
+}
+
+static SERVERS: Mutex<Option<HashMap<Options, Slot>>> = Mutex::new(None);
+/// Signalled when a build ends, however it ends.
+static BUILT: Condvar = Condvar::new();
 
 /// The conf key of a kerbsasl option.
 pub fn conf_key(option: &str) -> String {
@@ -69,23 +77,64 @@ pub fn collect(
     Ok(options)
 }
 
-/// The shared server for `options`, built on first use. Failures are not
+/// The shared server for `options`, built on first use by one thread
+/// while connections arriving at the same time wait for it. No lock is
+/// held while it is built (which logs through the host). Failures are not
 /// kept, so a fixed keytab works from the next connection on.
 pub fn server_for(options: Options) -> Result<Server, Error> {
-    if let Some(server) = servers().as_ref().and_then(|cache| cache.get(&options)) {
-        return Ok(server.clone());
-    }
-    // Built outside the lock: loading a keytab takes file I/O.
-    let server = Server::from_options(options.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let mut cache = servers();
-    let cache = cache.get_or_insert_with(HashMap::new);
-    if let Some(raced) = cache.get(&options) {
-        return Ok(raced.clone());
+    loop {
+        match cache.get_or_insert_with(HashMap::new).get(&options) {
+            Some(Slot::Ready(server)) => return Ok(server.clone()),
+            Some(Slot::Building) => {
+                cache = BUILT.wait(cache).unwrap_or_else(PoisonError::into_inner);
+            }
+            None => break,
+        }
     }
-    if cache.len() < MAX_CACHED {
-        cache.insert(options, server.clone());
+    let map = cache.get_or_insert_with(HashMap::new);
+    if map.len() >= MAX_CACHED {
+        drop(cache);
+        return build(&options);
     }
+    map.insert(options.clone(), Slot::Building);
+    drop(cache);
+    let mut building = Building {
+        options: &options,
+        server: None,
+    };
+    let server = build(&options)?;
+    building.server = Some(server.clone());
     Ok(server)
+}
+
+fn build(options: &Options) -> Result<Server, Error> {
+    Server::from_options(options.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// Ends a build however it ends (success, error or panic): the slot gets
+/// the server or is freed, and waiting connections are woken.
+struct Building<'a> {
+    options: &'a Options,
+    server: Option<Server>,
+}
+
+impl Drop for Building<'_> {
+    fn drop(&mut self) {
+        let mut cache = servers();
+        if let Some(map) = cache.as_mut() {
+            match self.server.take() {
+                Some(server) => {
+                    map.insert(self.options.clone(), Slot::Ready(server));
+                }
+                None => {
+                    map.remove(self.options);
+                }
+            }
+        }
+        drop(cache);
+        BUILT.notify_all();
+    }
 }
 
 /// Drops every cached server (libsasl2 is shutting the plugin down).
@@ -94,7 +143,7 @@ pub fn forget_servers() {
     servers().take();
 }
 
-fn servers() -> std::sync::MutexGuard<'static, Option<HashMap<Options, Server>>> {
+fn servers() -> MutexGuard<'static, Option<HashMap<Options, Slot>>> {
     SERVERS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
