@@ -1,6 +1,6 @@
 /* Server-side cost of SASL GSSAPI (RFC 4752) handshakes.
  *
- *   bench --contender kerbsasl|cyrus|mit-naive|mit-best [--handshakes N]
+ *   bench --contender kerbsasl|cyrus|mit-naive|mit-best|cyrus-kerbsasl [--handshakes N]
  *         [--threads T] [--principal mqtt/HOST@REALM] [--keytab PATH]
  *         [--batch B] [--warmup W] [--cred-per-thread] [--check-replay]
  *
@@ -30,6 +30,7 @@
 
 static const contender *const contenders[] = {
     &contender_kerbsasl, &contender_cyrus, &contender_mit_naive, &contender_mit_best,
+    &contender_cyrus_kerbsasl,
 };
 
 /* ---- options ------------------------------------------------------------ */

@@ -48,12 +48,23 @@ extern const contender contender_mit_naive;
 extern const contender contender_mit_best;
 extern const contender contender_cyrus;
 extern const contender contender_kerbsasl;
+extern const contender contender_cyrus_kerbsasl;
 
 /* The GSSAPI initiator (contender_mit.c), shared by MIT and kerbsasl. */
 extern const side_ops gss_client_ops;
 /* Its per-thread initiator cred (a gss_cred_id_t), valid between init and
  * fini; the Cyrus client borrows it. */
 void *gss_initiator_cred(int tid);
+
+/* Cyrus SASL's sides (contender_cyrus.c), shared by the gssapiv2 and the
+ * kerbsasl-plugin contenders. cyrus_server_start initialises libsasl2's
+ * server with plugins from `plugin_dir` (NULL: libsasl2's default). */
+int cyrus_server_start(const bench_cfg *cfg, const char *plugin_dir);
+void cyrus_server_fini(void);
+void *cyrus_server_open(int tid);
+step_rc cyrus_server_step(void *session, const tok *in, tok *out);
+void cyrus_close(void *session);
+extern const side_ops cyrus_client_ops;
 
 /* The RFC 4752 security-layer offer/reply used here: "no layer", size 0,
  * because MQTT has no SASL framing to carry a layer. */

@@ -1,5 +1,6 @@
 /* Contender 2: Cyrus SASL (libsasl2 + Debian's gssapiv2 plugin), server side
- * driven by a Cyrus SASL GSSAPI client in the same process.
+ * driven by a Cyrus SASL GSSAPI client in the same process. Its sides are
+ * shared with contender_cyrus_kerbsasl.c (libsasl2 + the kerbsasl plugin).
  *
  * Per handshake the server does sasl_server_new + setprop, sasl_server_start
  * and two sasl_server_step calls, then sasl_dispose: that is what a broker
@@ -62,9 +63,26 @@ static int client_user(void *context, int id, const char **result, unsigned *len
  * void (*)(void) tells -Wcast-function-type the cast is deliberate. */
 #define SASL_CB(fn) ((int (*)(void))(void (*)(void))(fn))
 
+/* The server's plugin directory, or NULL for libsasl2's default. */
+static const char *server_plugin_dir;
+
+static int server_getpath(void *context, const char **path)
+{
+    (void)context;
+    *path = server_plugin_dir;
+    return SASL_OK;
+}
+
 static const sasl_callback_t server_callbacks[] = {
     {SASL_CB_GETOPT, SASL_CB(server_getopt), NULL},
     {SASL_CB_LOG, SASL_CB(log_errors), NULL},
+    {SASL_CB_LIST_END, NULL, NULL},
+};
+
+static const sasl_callback_t server_callbacks_with_path[] = {
+    {SASL_CB_GETOPT, SASL_CB(server_getopt), NULL},
+    {SASL_CB_LOG, SASL_CB(log_errors), NULL},
+    {SASL_CB_GETPATH, SASL_CB(server_getpath), NULL},
     {SASL_CB_LIST_END, NULL, NULL},
 };
 
@@ -91,7 +109,7 @@ static step_rc sasl_result(sasl_conn_t *conn, const char *what, int rc,
     return STEP_FAIL;
 }
 
-static void cyrus_close(void *session)
+void cyrus_close(void *session)
 {
     cyrus_session *s = session;
     if (s == NULL)
@@ -102,11 +120,13 @@ static void cyrus_close(void *session)
 
 /* ---- server ------------------------------------------------------------ */
 
-static int server_init(const bench_cfg *cfg)
+int cyrus_server_start(const bench_cfg *cfg, const char *plugin_dir)
 {
     int rc;
     config = cfg;
-    rc = sasl_server_init(server_callbacks, "kerbsasl-bench");
+    server_plugin_dir = plugin_dir;
+    rc = sasl_server_init(plugin_dir ? server_callbacks_with_path : server_callbacks,
+                          "kerbsasl-bench");
     if (rc != SASL_OK) {
         fprintf(stderr, "sasl_server_init: %s\n", sasl_errstring(rc, NULL, NULL));
         return -1;
@@ -114,7 +134,12 @@ static int server_init(const bench_cfg *cfg)
     return 0;
 }
 
-static void *server_open(int tid)
+static int server_init(const bench_cfg *cfg)
+{
+    return cyrus_server_start(cfg, NULL);
+}
+
+void *cyrus_server_open(int tid)
 {
     cyrus_session *s = calloc(1, sizeof *s);
     (void)tid;
@@ -130,7 +155,7 @@ static void *server_open(int tid)
     return s;
 }
 
-static step_rc server_step(void *session, const tok *in, tok *out)
+step_rc cyrus_server_step(void *session, const tok *in, tok *out)
 {
     cyrus_session *s = session;
     const char *o = NULL;
@@ -155,13 +180,13 @@ static step_rc server_step(void *session, const tok *in, tok *out)
 
 /* sasl_client_done and sasl_server_done both tear down the shared globals;
  * in 2.1.28 the second call is the one that really frees them. */
-static void server_fini(void)
+void cyrus_server_fini(void)
 {
     sasl_server_done();
 }
 
-static const side_ops cyrus_server = {server_init, server_fini, server_open,
-                                      server_step, cyrus_close};
+static const side_ops cyrus_server = {server_init, cyrus_server_fini, cyrus_server_open,
+                                      cyrus_server_step, cyrus_close};
 
 /* ---- client (never timed) ---------------------------------------------- */
 
@@ -223,7 +248,7 @@ static step_rc client_step(void *session, const tok *in, tok *out)
     return sasl_result(s->conn, "sasl_client_start/step", rc, o, olen, out);
 }
 
-static const side_ops cyrus_client = {client_init, client_fini, client_open,
-                                      client_step, cyrus_close};
+const side_ops cyrus_client_ops = {client_init, client_fini, client_open, client_step,
+                                   cyrus_close};
 
-const contender contender_cyrus = {"cyrus", &cyrus_server, &cyrus_client};
+const contender contender_cyrus = {"cyrus", &cyrus_server, &cyrus_client_ops};

@@ -15,6 +15,7 @@ mod sys;
 
 use connection::{Connection, Failure, Lent, Outcome, Progress};
 use host::{CallScope, Host};
+use options::Source;
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
@@ -167,8 +168,13 @@ unsafe extern "C" fn mech_new(
                 optional_str(params.appname).unwrap_or("the application"),
             )
         };
-        let options = options::collect(|key| host.getopt(key), service, fqdn)
-            .and_then(options::server_for)
+        // SAFETY: libsasl2's callback list for this connection.
+        let source = if unsafe { sys::has_getopt(params.callbacks) } {
+            Source::Connection
+        } else {
+            Source::Shared
+        };
+        let server = options::server_for_connection(|key| host.getopt(key), source, service, fqdn)
             .map_err(|e| {
                 let mut failure = Failure::from(e);
                 failure.message = format!(
@@ -178,7 +184,7 @@ unsafe extern "C" fn mech_new(
                 );
                 failure
             })?;
-        let connection = Box::new(Connection::new(options, host));
+        let connection = Box::new(Connection::new(server, host));
         // SAFETY: checked non-NULL above.
         unsafe { *conn_context = Box::into_raw(connection).cast() };
         Ok(SASL_OK)

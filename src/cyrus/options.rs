@@ -1,7 +1,12 @@
 //! The plugin's configuration, read through Cyrus's own mechanism (the
-//! application's `<app>.conf`, or its getopt callback), and the servers
+//! application's `<app>.conf`, or its getopt callbacks), and the servers
 //! built from it: one per distinct configuration, shared by every
 //! connection, so the keytab copy and the credential pool are reused.
+//!
+//! libsasl2 reads `<app>.conf` once, at sasl_server_init, and a host's
+//! global getopt callback is fixed then too: what they say is read at the
+//! first connection and kept until sasl_server_done. Connections with a
+//! getopt callback of their own are read every time.
 
 use crate::config::OPTION_KEYS;
 use crate::error::Error;
@@ -29,6 +34,68 @@ static SERVERS: Mutex<Option<HashMap<Options, Slot>>> = Mutex::new(None);
 /// Signalled when a build ends, however it ends.
 static BUILT: Condvar = Condvar::new();
 
+/// What connections without their own getopt callback share: the options
+/// libsasl2 gave the first of them, and their servers by service and host
+/// (found without building an options list per connection).
+#[derive(Default)]
+struct Shared {
+    options: Option<Options>,
+    by_host: Vec<(String, String, Server)>,
+}
+
+static SHARED: Mutex<Shared> = Mutex::new(Shared {
+    options: None,
+    by_host: Vec::new(),
+});
+
+/// Where a connection's options come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// libsasl2's global callbacks and `<app>.conf`.
+    Shared,
+    /// The connection's own getopt callback.
+    Connection,
+}
+
+/// The server for a connection to `service` on `server_fqdn`, with options
+/// from `lookup` (conf key to value).
+pub fn server_for_connection(
+    lookup: impl Fn(&str) -> Option<String>,
+    source: Source,
+    service: Option<&str>,
+    server_fqdn: Option<&str>,
+) -> Result<Server, Error> {
+    if source == Source::Connection {
+        return server_for(with_defaults(read(lookup), service, server_fqdn)?);
+    }
+    let (service_key, host_key) = (service.unwrap_or(""), server_fqdn.unwrap_or(""));
+    let options = {
+        let mut shared = shared();
+        if let Some((_, _, server)) = shared
+            .by_host
+            .iter()
+            .find(|(s, h, _)| s == service_key && h == host_key)
+        {
+            return Ok(server.clone());
+        }
+        shared.options.get_or_insert_with(|| read(lookup)).clone()
+    };
+    let server = server_for(with_defaults(options, service, server_fqdn)?)?;
+    let mut shared = shared();
+    if shared.by_host.len() < MAX_CACHED {
+        shared.by_host.push((
+            service_key.to_string(),
+            host_key.to_string(),
+            server.clone(),
+        ));
+    }
+    Ok(server)
+}
+
+fn shared() -> MutexGuard<'static, Shared> {
+    SHARED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// The conf key of a kerbsasl option.
 pub fn conf_key(option: &str) -> String {
     if option == "keytab" {
@@ -38,20 +105,23 @@ pub fn conf_key(option: &str) -> String {
     }
 }
 
-/// kerbsasl options from `lookup` (conf key to value) and the
-/// connection's service and server host name, with the defaults that make
-/// the plugin behave as gssapiv2: the host-based principal service@host,
-/// the realm stripped from local principals, and authzids left to the
-/// host's authorization callback.
-pub fn collect(
-    lookup: impl Fn(&str) -> Option<String>,
+/// The kerbsasl options `lookup` (conf key to value) knows.
+fn read(lookup: impl Fn(&str) -> Option<String>) -> Options {
+    OPTION_KEYS
+        .iter()
+        .filter_map(|key| lookup(&conf_key(key)).map(|value| (key.to_string(), value)))
+        .collect()
+}
+
+/// Adds the defaults that make the plugin behave as gssapiv2: the
+/// host-based principal service@host from the connection, the realm
+/// stripped from local principals, and authzids left to the host's
+/// authorization callback.
+fn with_defaults(
+    mut options: Options,
     service: Option<&str>,
     server_fqdn: Option<&str>,
 ) -> Result<Options, Error> {
-    let mut options: Options = OPTION_KEYS
-        .iter()
-        .filter_map(|key| lookup(&conf_key(key)).map(|value| (key.to_string(), value)))
-        .collect();
     let given = |key: &str| options.iter().any(|(k, _)| k == key);
     let mut defaults = Vec::new();
     if !given("principal") {
@@ -137,9 +207,10 @@ impl Drop for Building<'_> {
     }
 }
 
-/// Drops every cached server (libsasl2 is shutting the plugin down).
-/// Connections still open keep what they use.
+/// Drops the options read and every cached server (libsasl2 is shutting
+/// the plugin down). Connections still open keep what they use.
 pub fn forget_servers() {
+    *shared() = Shared::default();
     servers().take();
 }
 
@@ -151,6 +222,14 @@ fn servers() -> MutexGuard<'static, Option<HashMap<Options, Slot>>> {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+
+    fn collect(
+        lookup: impl Fn(&str) -> Option<String>,
+        service: Option<&str>,
+        host: Option<&str>,
+    ) -> Result<Options, Error> {
+        with_defaults(read(lookup), service, host)
+    }
 
     fn collect_from(conf: &[(&str, &str)]) -> Result<Options, Error> {
         collect(

@@ -38,6 +38,40 @@ pub const SASL_FEAT_DONTUSE_USERPASSWD: c_uint = 0x0080;
 
 pub const SASL_SERVER_PLUG_VERSION: c_int = 4;
 
+pub const SASL_CB_LIST_END: std::ffi::c_ulong = 0;
+pub const SASL_CB_GETOPT: std::ffi::c_ulong = 1;
+
+/// `sasl_callback_t`.
+#[repr(C)]
+pub struct Callback {
+    pub id: std::ffi::c_ulong,
+    pub proc_: AnyFn,
+    pub context: *mut c_void,
+}
+
+/// Whether an application's callback list (ending with SASL_CB_LIST_END)
+/// has a getopt callback.
+///
+/// # Safety
+/// `list` is NULL or a callback list from libsasl2.
+pub unsafe fn has_getopt(list: *const Callback) -> bool {
+    // Past this many entries the list is not a real one: stop reading.
+    const LIMIT: usize = 256;
+    if list.is_null() {
+        return false;
+    }
+    for index in 0..LIMIT {
+        // SAFETY: the list goes on until its SASL_CB_LIST_END entry.
+        let id = unsafe { (*list.add(index)).id };
+        match id {
+            SASL_CB_LIST_END => return false,
+            SASL_CB_GETOPT => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 /// `sasl_getopt_t`.
 pub type GetoptFn = unsafe extern "C" fn(
     context: *mut c_void,
@@ -98,7 +132,7 @@ pub struct ServerParams {
     pub ipremlen: c_uint,
     pub log_level: c_int,
     pub utils: *const SaslUtils,
-    pub callbacks: *const c_void,
+    pub callbacks: *const Callback,
     pub props: SecurityProperties,
     pub external_ssf: c_uint,
     pub transition: AnyFn,
@@ -217,6 +251,7 @@ const _: () = {
     assert!(offset_of!(OutParams, client_creds) == 72);
     assert!(offset_of!(OutParams, param_version) == 136);
     assert!(size_of::<OutParams>() == 144);
+    assert!(size_of::<Callback>() == 24);
     assert!(offset_of!(ServerPlug, glob_context) == 24);
     assert!(offset_of!(ServerPlug, mech_new) == 32);
     assert!(offset_of!(ServerPlug, mech_avail) == 88);
