@@ -44,10 +44,7 @@ impl Server {
     /// Validates the configuration and acquires the acceptor credential.
     pub fn new(config: Config) -> Result<Server, Error> {
         if config.replay_cache_disabled() {
-            log::warn!(
-                "replay_cache = none: replay detection is off, so a captured SASL GSSAPI \
-                 exchange can be replayed to log in as its client; use only for testing"
-            );
+            log::warn!("{}", diagnosis::REPLAY_CACHE_OFF_WARNING);
         }
         let acceptor = Acceptor::new(
             &config.principal,
