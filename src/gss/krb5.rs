@@ -92,6 +92,10 @@ unsafe extern "C" {
         principal: *mut *mut KPrincipal,
     ) -> Krb5ErrorCode;
     fn krb5_free_principal(context: *mut KContext, principal: *mut KPrincipal);
+}
+
+#[link(name = "k5crypto")]
+unsafe extern "C" {
     fn krb5_enctype_to_name(
         enctype: i32,
         shortest: c_uint,

@@ -24,6 +24,27 @@ pub enum Outcome {
     Defer,
 }
 
+/// Option pairs borrowed from the plugin's options.
+pub type OptionPairs<'a> = Vec<(&'a str, &'a str)>;
+
+/// Separates the plugin's own options from kerbsasl's: returns the
+/// authentication method and the options for the server.
+pub fn split_options(options: &[(String, String)]) -> Result<(String, OptionPairs<'_>), String> {
+    let mut method = DEFAULT_METHOD.to_string();
+    let mut server_options = Vec::new();
+    for (key, value) in options {
+        if key == "auth_method" {
+            if value.is_empty() {
+                return Err("plugin_opt_auth_method is empty".into());
+            }
+            method = value.clone();
+        } else {
+            server_options.push((key.as_str(), value.as_str()));
+        }
+    }
+    Ok((method, server_options))
+}
+
 pub struct Plugin {
     broker: Broker,
     method: String,
@@ -45,18 +66,7 @@ impl Plugin {
     /// Builds the instance from `plugin_opt_*` options: `auth_method` is
     /// the plugin's own, every other key goes to kerbsasl unchanged.
     pub fn new(broker: Broker, options: &[(String, String)]) -> Result<Plugin, String> {
-        let mut method = DEFAULT_METHOD.to_string();
-        let mut server_options = Vec::new();
-        for (key, value) in options {
-            if key == "auth_method" {
-                if value.is_empty() {
-                    return Err("plugin_opt_auth_method is empty".into());
-                }
-                method = value.clone();
-            } else {
-                server_options.push((key.as_str(), value.as_str()));
-            }
-        }
+        let (method, server_options) = split_options(options)?;
         let server = Server::from_options(server_options).map_err(|e| e.to_string())?;
         Ok(Plugin {
             broker,

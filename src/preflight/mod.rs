@@ -26,6 +26,19 @@ pub use replay_cache::{ReplayCache, locate_replay_cache};
 
 use crate::error::Error;
 
+/// The kerbsasl options among a Mosquitto plugin block's `plugin_opt_*`
+/// pairs (without the prefix), leaving out the plugin's own
+/// (`auth_method`), exactly as the plugin does; Err as the plugin fails.
+pub fn mosquitto_server_options(
+    plugin_options: &[(String, String)],
+) -> Result<Vec<(String, String)>, String> {
+    let (_, server_options) = crate::mosquitto::split_options(plugin_options)?;
+    Ok(server_options
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect())
+}
+
 /// The advice the library gives with its errors, for tools that explain
 /// the same problems.
 pub mod hints {
