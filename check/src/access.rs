@@ -69,6 +69,11 @@ impl Access {
         })
     }
 
+    /// Whether the checks run with this process's own access.
+    pub fn is_own(&self) -> bool {
+        self.switch_to.is_none()
+    }
+
     /// Who, for messages: `user mosquitto`.
     pub fn who(&self) -> String {
         format!("user {}", self.subject.name)
@@ -82,7 +87,7 @@ impl Access {
                 std::fs::File::open(path)
                     .and_then(|mut f| f.read(&mut byte))
                     .map(|_| ())
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| io_reason(&e))
             }
             Some(account) => run_as(account, r#"exec cat -- "$1" >/dev/null"#, &[path]),
         }
@@ -100,19 +105,28 @@ impl Access {
                 .write(true)
                 .open(path)
                 .map(|_| ())
-                .map_err(|e| e.to_string()),
+                .map_err(|e| io_reason(&e)),
             None => OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(&probe)
                 .and_then(|_| std::fs::remove_file(&probe))
-                .map_err(|e| e.to_string()),
+                .map_err(|e| io_reason(&e)),
             Some(account) => run_as(
                 account,
                 r#"if [ -e "$1" ]; then exec 3<>"$1"; else : >"$2" && rm -f -- "$2"; fi"#,
                 &[path, &probe],
             ),
         }
+    }
+}
+
+/// An I/O error in the words of the C library, without Rust's "(os error N)".
+pub fn io_reason(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.find(" (os error") {
+        Some(end) => text[..end].to_string(),
+        None => text,
     }
 }
 

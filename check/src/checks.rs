@@ -2,7 +2,7 @@
 //! options, krb5.conf, the keytab, the principal's keys, the replay cache,
 //! then (with --online) the KDC, the clock and the self-test.
 
-use crate::access::Access;
+use crate::access::{Access, io_reason};
 use crate::hints;
 use crate::inputs::Target;
 use crate::report::Line;
@@ -156,7 +156,7 @@ fn keytab_lines(
         Err(e) => {
             lines.push(Line::fail(
                 "keytab",
-                format!("cannot read keytab {name} ({source}): {e}"),
+                format!("cannot read keytab {name} ({source}): {}", io_reason(&e)),
                 library::KEYTAB_UNREADABLE_HINT,
             ));
             return None;
@@ -176,11 +176,17 @@ fn keytab_lines(
             "keytab access",
             format!("{} can read {}", access.who(), path.display()),
         )),
-        Err(e) => lines.push(Line::fail(
-            "keytab access",
-            format!("{} cannot read {}: {e}", access.who(), path.display()),
-            hints::KEYTAB_ACCESS,
-        )),
+        Err(e) => {
+            lines.push(Line::fail(
+                "keytab access",
+                format!("{} cannot read {}: {e}", access.who(), path.display()),
+                hints::KEYTAB_ACCESS,
+            ));
+            if access.is_own() {
+                // Nothing more can be learnt from a file this process cannot read.
+                return None;
+            }
+        }
     }
     if meta.mode() & 0o004 != 0 {
         lines.push(Line::warn(
