@@ -462,7 +462,7 @@ fn cyrus_conf_is_read_like_libsasl2() {
     run.assert_line(
         "ok",
         "self-test",
-        &["was accepted as mqtt/broker.kerbsasl.test"],
+        &["was accepted, username mqtt/broker.kerbsasl.test ("],
     );
 
     std::fs::write(&conf, "keytab /etc/krb5.keytab\nkerbsasl_colour: blue\n").unwrap();

@@ -265,8 +265,8 @@ fn self_test(config: &Config, report: &KdcReport, ticket: &IssuedTicket) -> Self
     match outcome {
         Ok(identity) => SelfTest::Passed {
             detail: format!(
-                "{principal} got a ticket from the KDC with its keytab key and was accepted \
-                 as {} ({kvnos})",
+                "{principal} got a ticket from the KDC with its keytab key and was accepted, \
+                 username {} ({kvnos})",
                 identity.username
             ),
         },
