@@ -41,9 +41,9 @@ Examples:
     after_help = AFTER_HELP
 )]
 struct Args {
-    /// A kerbsasl option (repeatable): principal, keytab, strip_realm,
-    /// auth_to_local, allowed_realms, authzid, replay_cache. With a config
-    /// file, adds to or replaces the file's options.
+    /// A kerbsasl option (repeatable), any key of the README's Options
+    /// table (principal, keytab, ...). With a config file, adds to or
+    /// replaces the file's options.
     #[arg(short = 'o', value_name = "KEY=VALUE", value_parser = parse_option)]
     options: Vec<(String, String)>,
 

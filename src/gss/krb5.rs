@@ -92,6 +92,8 @@ unsafe extern "C" {
         principal: *mut *mut KPrincipal,
     ) -> Krb5ErrorCode;
     fn krb5_free_principal(context: *mut KContext, principal: *mut KPrincipal);
+    fn krb5_get_default_realm(context: *mut KContext, realm: *mut *mut c_char) -> Krb5ErrorCode;
+    fn krb5_free_default_realm(context: *mut KContext, realm: *mut c_char);
 }
 
 #[link(name = "k5crypto")]
@@ -188,6 +190,23 @@ impl Krb5Context {
         Ok(unsafe { CStr::from_ptr(buffer.as_ptr()) }
             .to_string_lossy()
             .into_owned())
+    }
+
+    /// krb5.conf's default_realm (or what MIT derives without one).
+    pub fn default_realm(&self) -> Result<String, Krb5Error> {
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: valid context and out-pointer; the string is freed below.
+        let code = unsafe { krb5_get_default_realm(self.0, &mut raw) };
+        if code != 0 {
+            return Err(self.error(code));
+        }
+        // SAFETY: raw is a NUL-terminated string from libkrb5, freed once.
+        let realm = unsafe {
+            let realm = CStr::from_ptr(raw).to_string_lossy().into_owned();
+            krb5_free_default_realm(self.0, raw);
+            realm
+        };
+        Ok(realm)
     }
 
     pub(super) fn resolve(&self, name: &str) -> Result<Keytab<'_>, Krb5Error> {

@@ -1,5 +1,5 @@
 //! What libkrb5 reads from krb5.conf: relation values through the profile
-//! API, the default realm, the permitted enctypes, and DNS host-name
+//! API, the permitted enctypes, and DNS host-name
 //! canonicalisation as the acceptor applies it.
 
 use super::krb5::{KContext, KPrincipal, Krb5Context, Krb5Error, Krb5ErrorCode, c_string};
@@ -28,8 +28,6 @@ unsafe extern "C" {
         values: *mut *mut *mut c_char,
     ) -> std::ffi::c_long;
     fn profile_free_list(list: *mut *mut c_char);
-    fn krb5_get_default_realm(context: *mut KContext, realm: *mut *mut c_char) -> Krb5ErrorCode;
-    fn krb5_free_default_realm(context: *mut KContext, realm: *mut c_char);
     fn krb5_get_permitted_enctypes(
         context: *mut KContext,
         enctypes: *mut *mut i32,
@@ -86,23 +84,6 @@ impl Krb5Context {
         // SAFETY: the profile came from krb5_get_profile and is released once.
         unsafe { profile_release(profile) };
         result
-    }
-
-    /// krb5.conf `default_realm` (or what libkrb5 finds without it).
-    pub fn default_realm(&self) -> Result<String, Krb5Error> {
-        let mut raw = std::ptr::null_mut();
-        // SAFETY: valid context and out-pointer; freed below.
-        let code = unsafe { krb5_get_default_realm(self.as_ptr(), &mut raw) };
-        if code != 0 {
-            return Err(self.error(code));
-        }
-        // SAFETY: a NUL-terminated string from libkrb5, freed once.
-        let realm = unsafe {
-            let realm = CStr::from_ptr(raw).to_string_lossy().into_owned();
-            krb5_free_default_realm(self.as_ptr(), raw);
-            realm
-        };
-        Ok(realm)
     }
 
     /// The enctypes krb5.conf permits (`permitted_enctypes`,

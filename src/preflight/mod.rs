@@ -27,13 +27,15 @@ pub use replay_cache::{ReplayCache, locate_replay_cache};
 use crate::error::Error;
 
 /// The kerbsasl options among a Mosquitto plugin block's `plugin_opt_*`
-/// pairs (without the prefix), leaving out the plugin's own
-/// (`auth_method`), exactly as the plugin does; Err as the plugin fails.
+/// pairs (without the prefix), leaving out the plugin's own (`auth_method`,
+/// `allow_username_slash`), exactly as the plugin does; Err as the plugin
+/// fails.
 pub fn mosquitto_server_options(
     plugin_options: &[(String, String)],
 ) -> Result<Vec<(String, String)>, String> {
-    let (_, server_options) = crate::mosquitto::split_options(plugin_options)?;
-    Ok(server_options
+    let parsed = crate::mosquitto::PluginOptions::parse(plugin_options)?;
+    Ok(parsed
+        .server_options
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect())
