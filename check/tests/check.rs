@@ -390,6 +390,8 @@ fn mosquitto_conf_with_two_listeners_checks_each() {
              plugin_opt_principal {SERVICE}\n\
              plugin_opt_keytab {keytab}\n\
              plugin_opt_auth_method GSSAPI-KERBEROS\n\
+             plugin_opt_allow_username_slash true\n\
+             plugin_opt_local_realms {REALM}\n\
              listener 8883\n\
              plugin {plugin}\n\
              plugin_opt_principal {SERVICE}\n\
@@ -412,7 +414,19 @@ fn mosquitto_conf_with_two_listeners_checks_each() {
         "{}",
         sections[0]
     );
-    assert!(sections[1].starts_with(&format!("{conf}:8 (listener 8883: plugin")));
+    assert!(sections[1].starts_with(&format!("{conf}:10 (listener 8883: plugin")));
+    // Options are sorted as the plugin sorts them: its own, kerbsasl's,
+    // and unknown ones.
+    assert!(
+        sections[0].contains(&format!("local_realms={REALM}")),
+        "{}",
+        sections[0]
+    );
+    assert!(
+        !sections[0].contains("allow_username_slash"),
+        "{}",
+        sections[0]
+    );
     let keytab_failure = format!("cannot read keytab FILE:{}", missing.display());
     assert!(
         sections[1]
@@ -424,7 +438,7 @@ fn mosquitto_conf_with_two_listeners_checks_each() {
 }
 
 #[test]
-fn mosquitto_conf_without_kerbsasl_fails() {
+fn mosquitto_conf_problems_fail() {
     let realm = start();
     let conf = realm.path("plain.conf");
     std::fs::write(&conf, "listener 1883\nplugin_opt_keytab /k\n").unwrap();
@@ -432,6 +446,19 @@ fn mosquitto_conf_without_kerbsasl_fails() {
     run.assert_code(1);
     run.assert_line("FAIL", "mosquitto.conf", &["comes before any plugin line"]);
     run.assert_line("FAIL", "mosquitto.conf", &["no plugin line"]);
+
+    std::fs::write(
+        &conf,
+        format!(
+            "plugin {}\nplugin_opt_colour blue\n",
+            realm.path("no/libkerbsasl.so").display()
+        ),
+    )
+    .unwrap();
+    let run = check(&realm, &["--mosquitto-conf", &conf.display().to_string()]);
+    run.assert_code(1);
+    run.assert_line("FAIL", "plugin", &["Mosquitto cannot load", "no such file"]);
+    run.assert_line("FAIL", "options", &["unknown option plugin_opt_colour"]);
 }
 
 #[test]
