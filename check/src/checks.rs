@@ -521,6 +521,13 @@ fn online_lines(
     krb5: &Krb5Conf,
 ) -> Vec<Line> {
     let mut lines = Vec::new();
+    if served.is_empty() {
+        lines.push(Line::warn(
+            "kdc",
+            "not asked: the keytab holds no key of the principal to ask with",
+            hints::KDC_NOT_ASKED,
+        ));
+    }
     let mut realms_done: Vec<String> = Vec::new();
     for principal in served.iter().take(MAX_ONLINE_PRINCIPALS) {
         let report = ask_kdc(config, principal, location);

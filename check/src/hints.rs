@@ -26,6 +26,7 @@ pub const REPLAY_CACHE_OWNER: &str = "remove the file (MIT creates it again, own
      that writes it), or give each user its own file with replay_cache file2:/path";
 pub const KDC_UNREACHABLE: &str = "start the KDC, or fix the realm's kdc lines in krb5.conf; \
      Kerberos uses port 88, UDP and TCP, which firewalls must let through";
+pub const KDC_NOT_ASKED: &str = "fix the keytab and principal checks above first";
 pub const SELF_TEST_SKIPPED: &str = "nothing to fix if clients get tickets for the service; to \
      test by hand, kinit as a user, run kvno PRINCIPAL and compare its kvno with klist -k FILE";
 pub const CLOCK_CLOSE: &str = "synchronise this machine's clock with NTP (chrony or \

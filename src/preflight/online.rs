@@ -8,7 +8,7 @@ use super::kdc_reply::KdcReply;
 use super::keytab::{KeytabLocation, read_keytab};
 use crate::config::Config;
 use crate::diagnosis::{ENCTYPE_HINT, KEY_MISMATCH_HINT, SKEW_HINT, STALE_KVNO_HINT};
-use crate::error::ErrorKind;
+use crate::error::{Error, ErrorKind};
 use crate::gss::{IssuedTicket, Krb5Error, ticket_from_keytab};
 use crate::sasl_client::SaslClient;
 use crate::server::{Server, Step};
@@ -241,18 +241,18 @@ fn self_test(config: &Config, report: &KdcReport, ticket: &IssuedTicket) -> Self
     config.replay_cache = Some("none:".to_string());
     let outcome = Server::new(config).and_then(|server| {
         let mut client = SaslClient::new(ticket.ccache.name(), principal, true)
-            .map_err(|e| crate::error::Error::internal(format!("cannot start a client: {e}")))?;
-        let token = client.initial_token().map_err(|e| {
-            crate::error::Error::internal(format!("cannot make an AP-REQ for {principal}: {e}"))
-        })?;
+            .map_err(|e| Error::internal(format!("cannot start a client: {e}")))?;
+        let token = client
+            .initial_token()
+            .map_err(|e| Error::internal(format!("cannot make an AP-REQ for {principal}: {e}")))?;
         let (mut session, mut step) = server.start(&token)?;
         for _ in 0..4 {
             match step {
                 Step::Authenticated => break,
                 Step::Continue(challenge) => {
-                    let reply = client.respond(&challenge).map_err(|e| {
-                        crate::error::Error::internal(format!("the client failed: {e}"))
-                    })?;
+                    let reply = client
+                        .respond(&challenge)
+                        .map_err(|e| Error::internal(format!("the client failed: {e}")))?;
                     step = session.step(&reply)?;
                 }
             }
@@ -260,7 +260,7 @@ fn self_test(config: &Config, report: &KdcReport, ticket: &IssuedTicket) -> Self
         session
             .identity()
             .cloned()
-            .ok_or_else(|| crate::error::Error::internal("the handshake did not finish"))
+            .ok_or_else(|| Error::internal("the handshake did not finish"))
     });
     match outcome {
         Ok(identity) => SelfTest::Passed {
