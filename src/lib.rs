@@ -2,7 +2,8 @@
 //! message brokers, with a stable C ABI.
 //!
 //! Layers, each calling only the ones below it:
-//! - the safe core: [`Config`], [`Server`], [`Session`], [`Identity`], [`Error`];
+//! - the safe core: [`Config`], [`Server`], [`Session`], [`Identity`], [`Error`],
+//!   and [`preflight`], the checks behind `kerbsasl-check`;
 //! - `gss`: the only GSSAPI `unsafe`, RAII over MIT handles;
 //! - `ffi`: the `kerbsasl_*` C ABI (see include/kerbsasl.h);
 //! - `mosquitto`: the Mosquitto 2 plugin entry points, over the safe core.
@@ -28,9 +29,13 @@ mod layer;
 /// cbindgen:ignore
 mod mosquitto;
 /// cbindgen:ignore
+pub mod preflight;
+/// cbindgen:ignore
 mod principal;
 /// cbindgen:ignore
 mod sasl;
+/// cbindgen:ignore
+mod sasl_client;
 /// cbindgen:ignore
 mod server;
 /// cbindgen:ignore

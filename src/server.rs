@@ -2,11 +2,11 @@
 //! handshake, running the RFC 4752 server exchange.
 
 use crate::acceptor::Acceptor;
-use crate::config::Config;
+use crate::config::{Config, UsernameMapping};
 use crate::diagnosis;
 use crate::error::Error;
 use crate::gss::{AcceptOutcome, GssError, Protections, SecurityContext};
-use crate::identity::{self, Identity};
+use crate::identity::{self, Identity, IdentityRules};
 use crate::layer::{LayerPolicy, Offer, Protection, SecurityLayer};
 use crate::sasl;
 use std::sync::Arc;
@@ -20,6 +20,7 @@ pub struct Server {
 
 struct Shared {
     config: Config,
+    rules: IdentityRules,
     acceptor: Acceptor,
 }
 
@@ -45,23 +46,32 @@ impl Server {
     /// Validates the configuration and acquires the acceptor credential.
     pub fn new(config: Config) -> Result<Server, Error> {
         if config.replay_cache_disabled() {
-            log::warn!(
-                "replay_cache = none: replay detection is off, so a captured SASL GSSAPI \
-                 exchange can be replayed to log in as its client; use only for testing"
-            );
+            log::warn!("{}", diagnosis::REPLAY_CACHE_OFF_WARNING);
         }
+        let rules = IdentityRules::new(&config)?;
         let acceptor = Acceptor::new(
             &config.principal,
             config.keytab.as_deref(),
             config.replay_cache.as_deref(),
         )?;
+        let stripped = match config.username {
+            UsernameMapping::StripRealm => format!(
+                "; usernames drop the realm for {} only",
+                rules.local_realms().join(", ")
+            ),
+            _ => String::new(),
+        };
         log::info!(
-            "kerbsasl server ready: accepting {} with keytab {}",
+            "kerbsasl server ready: accepting {} with keytab {}{stripped}",
             config.principal.describe(),
             acceptor.keytab_name()
         );
         Ok(Server {
-            shared: Arc::new(Shared { config, acceptor }),
+            shared: Arc::new(Shared {
+                config,
+                rules,
+                acceptor,
+            }),
         })
     }
 
@@ -215,7 +225,7 @@ impl Session {
                 peer,
                 protections,
             } => {
-                self.identity = Some(identity::identify(&self.server.config, &peer)?);
+                self.identity = Some(self.server.rules.identify(&peer)?);
                 self.protections = protections;
                 if output.is_empty() {
                     // No AP-REP (the client did not ask for mutual

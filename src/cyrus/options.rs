@@ -14,8 +14,9 @@ use crate::server::Server;
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
-/// The prefix of kerbsasl's keys in `<app>.conf` (Cyrus's own `keytab`
-/// key is read as is).
+/// The prefix of kerbsasl's keys in `<app>.conf`. Cyrus's own `keytab` key
+/// is read too; `kerbsasl_keytab` wins over it (kerbsasl-check reads a conf
+/// the same way).
 pub const PREFIX: &str = "kerbsasl_";
 
 /// Servers kept for reuse; past this many distinct configurations (a host
@@ -96,12 +97,12 @@ fn shared() -> MutexGuard<'static, Shared> {
     SHARED.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The conf key of a kerbsasl option.
-pub fn conf_key(option: &str) -> String {
-    if option == "keytab" {
-        option.to_string()
-    } else {
-        format!("{PREFIX}{option}")
+/// The value of a kerbsasl option from `lookup` (conf key to value).
+fn lookup_option(lookup: &impl Fn(&str) -> Option<String>, option: &str) -> Option<String> {
+    let value = lookup(&format!("{PREFIX}{option}"));
+    match option {
+        "keytab" => value.or_else(|| lookup("keytab")),
+        _ => value,
     }
 }
 
@@ -109,7 +110,7 @@ pub fn conf_key(option: &str) -> String {
 fn read(lookup: impl Fn(&str) -> Option<String>) -> Options {
     OPTION_KEYS
         .iter()
-        .filter_map(|key| lookup(&conf_key(key)).map(|value| (key.to_string(), value)))
+        .filter_map(|key| lookup_option(&lookup, key).map(|value| (key.to_string(), value)))
         .collect()
 }
 
@@ -265,8 +266,8 @@ mod tests {
     #[test]
     fn reads_keytab_and_prefixed_options() {
         let options = collect_from(&[
-            ("keytab", "/etc/ldap.keytab"),
-            ("kerbsasl_keytab", "/ignored"),
+            ("keytab", "/ignored"),
+            ("kerbsasl_keytab", "/etc/ldap.keytab"),
             ("kerbsasl_principal", "*"),
             ("kerbsasl_auth_to_local", "true"),
             ("kerbsasl_authzid", "match"),
@@ -284,6 +285,8 @@ mod tests {
         );
         let full_names = collect_from(&[("kerbsasl_strip_realm", "false")]).unwrap();
         assert!(pairs(&full_names).contains(&("strip_realm", "false")));
+        let cyrus_keytab = collect_from(&[("keytab", "/etc/app.keytab")]).unwrap();
+        assert!(pairs(&cyrus_keytab).contains(&("keytab", "/etc/app.keytab")));
     }
 
     #[test]
