@@ -32,6 +32,8 @@ REALM = os.environ["KERBSASL_TEST_REALM"]
 REALM_DIR = Path(os.environ["KERBSASL_TEST_DIR"])
 HOST = "broker.kerbsasl.test"
 ALICE = f"alice@{REALM}"
+PARTNER = os.environ["KERBSASL_TEST_PARTNER_REALM"]
+PARTNER_CCACHE = f"FILE:{REALM_DIR / 'partner-alice.ccache'}"
 # slapd's DN for alice, with either plugin (sasl-realm is the realm).
 ALICE_DN = f"dn:uid=alice,cn={REALM.lower()},cn=gssapi,cn=auth"
 
@@ -50,10 +52,13 @@ def main():
 
 
 def prepare_realm():
-    """ldap/localhost with its own keytab, for slapd."""
+    """ldap/localhost with its own keytab, for slapd; alice of the trusted
+    partner realm with a ticket."""
     kadmin = ["kadmin.local", "-r", REALM, "-q"]
     run(kadmin + ["addprinc -randkey ldap/localhost"])
     run(kadmin + [f"ktadd -norandkey -k {REALM_DIR / 'ldap.keytab'} ldap/localhost"])
+    run(["kinit", "-c", PARTNER_CCACHE, f"alice@{PARTNER}"],
+        input=os.environ["KERBSASL_TEST_PASSWORD"] + "\n")
 
 
 def plugin_dir(path):
@@ -153,12 +158,12 @@ class Sample:
     def env(self, conf_dir, extra=None):
         return {**os.environ, "SASL_CONF_PATH": str(conf_dir), **(extra or {})}
 
-    def run(self, conf=(), server_args=(), client_args=(), server_env=None):
+    def run(self, conf=(), server_args=(), client_args=(), server_env=None, client_env=None):
         conf_dir = self.conf(conf)
         client = ["sasl-sample-client", "-s", "mqtt", "-n", HOST, "-m", "GSSAPI", *client_args]
         # The client takes gssapiv2's client side from the system directory.
         return relay(self.server_command(server_args), client,
-                     self.env(conf_dir, server_env), self.env(conf_dir))
+                     self.env(conf_dir, server_env), self.env(conf_dir, client_env))
 
     def serve(self, client_lines, conf=()):
         """The server alone, fed these client lines (a replay)."""
@@ -271,6 +276,14 @@ def sample_cases(work, results, kerbsasl_plugins, gssapiv2_plugins):
         r = kerbsasl.run(conf=["kerbsasl_strip_realm: false"])
         return r.server_rc == 0 and r.value("Username") == ALICE, r.describe()
 
+    def partner_keeps_realm():
+        partner = {"KRB5CCNAME": PARTNER_CCACHE}
+        r = kerbsasl.run(client_env=partner)
+        g = gssapiv2.run(client_env=partner)
+        want = f"alice@{PARTNER}"
+        ok = r.value("Username") == want and g.value("Username") == want
+        return ok, f"kerbsasl: {r.describe()}; gssapiv2: {g.describe()}"
+
     def own_authzid():
         r = kerbsasl.run(client_args=["-u", "alice"])
         g = gssapiv2.run(client_args=["-u", "alice"])
@@ -293,6 +306,8 @@ def sample_cases(work, results, kerbsasl_plugins, gssapiv2_plugins):
                           "mechanism too weak", "requires a security layer"))
     results.check("sample: client -u alice (its own name): Username alice, as gssapiv2",
                   own_authzid)
+    results.check(f"sample: alice@{PARTNER} (a trusted realm) keeps her realm, as gssapiv2",
+                  partner_keeps_realm)
     results.check("sample: client -u bob: refused by libsasl2's authorization, as gssapiv2",
                   same_refusal(["-u", "bob"], "authentication failure"))
     results.check("sample: ticket for another service: authentication failure with the reason",
