@@ -90,4 +90,59 @@ pub mod fuzz {
         let _ = session.step(rest);
         let _ = session.identity();
     }
+
+    /// Security layers after a genuine handshake under an open policy
+    /// (what a Cyrus host asks for). The first byte picks the layer the
+    /// client chooses (mode % 3: none, integrity, confidentiality) and what
+    /// the rest is: mode / 3 even, the client's security-layer reply in
+    /// plaintext (wrapped by the client); odd, the bytes a peer sends after
+    /// the handshake, cut into SASL frames and unwrapped as the Cyrus
+    /// plugin's decode does.
+    pub fn layers(data: &[u8]) {
+        use crate::layer::{FrameReader, LayerPolicy, Protection};
+        let Some((&mode, rest)) = data.split_first() else {
+            return;
+        };
+        let protection = match mode % 3 {
+            0 => Protection::None,
+            1 => Protection::Integrity,
+            _ => Protection::Confidentiality,
+        };
+        let policy = LayerPolicy {
+            min_ssf: 0,
+            max_ssf: u32::MAX,
+            max_buffer: 4096,
+        };
+        let f = fixture();
+        let Ok(client) = SaslClient::new(&f.ccache, &f.service, true) else {
+            return;
+        };
+        let mut client = client.with_layer(protection, 4096);
+        let Ok(token) = client.initial_token() else {
+            return;
+        };
+        let Ok((mut session, Step::Continue(ap_rep))) = f.server.start_with_layers(policy, &token)
+        else {
+            return;
+        };
+        if client.respond(&ap_rep).is_err() {
+            return;
+        }
+        let Ok(Step::Continue(offer)) = session.step(&[]) else {
+            return;
+        };
+        if (mode / 3) % 2 == 0 {
+            if let Ok(reply) = client.wrap(rest) {
+                let _ = session.step(&reply);
+            }
+        } else if let Ok(reply) = client.respond(&offer) {
+            if session.step(&reply).is_ok() {
+                let max = session.security_layer().map_or(0, |l| l.max_buffer);
+                let _ = FrameReader::new(max).push(rest, |frame| session.unwrap(frame).map(drop));
+            }
+        }
+        let _ = session.unwrap(rest);
+        let _ = session.wrap(rest);
+        let _ = session.security_layer();
+    }
 }

@@ -177,8 +177,12 @@ unsafe extern "C" fn mech_new(
         let server = options::server_for_connection(|key| host.getopt(key), source, service, fqdn)
             .map_err(|e| {
                 let mut failure = Failure::from(e);
+                let from = match source {
+                    Source::Shared => format!("in {app}.conf"),
+                    Source::Connection => format!("from {app}'s getopt callback or {app}.conf"),
+                };
                 failure.message = format!(
-                    "{} (options: keytab and {}* in {app}.conf)",
+                    "{} (options: keytab and {}* {from})",
                     failure.message,
                     options::PREFIX
                 );
