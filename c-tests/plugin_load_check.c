@@ -1,15 +1,18 @@
 /*
- * libkerbsasl.so is also a Mosquitto plugin, yet must load in any process:
- * dlopen it with RTLD_NOW (which fails on any unresolved symbol, such as a
- * mosquitto_* function linked rather than looked up) in a program that is
- * neither linked against it nor Mosquitto, and call the plugin entry points
- * the way the broker would.
+ * libkerbsasl.so is also a Mosquitto plugin and a Cyrus SASL plugin, yet
+ * must load in any process: dlopen it with RTLD_NOW (which fails on any
+ * unresolved symbol, such as a mosquitto_* function linked rather than
+ * looked up) in a program that is neither linked against it nor Mosquitto,
+ * and call the plugin entry points the way the broker and libsasl2 would.
+ * The Cyrus plugin table is read through saslplug.h's own types.
  *
  *   plugin_load_check PATH/TO/libkerbsasl.so
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sasl/sasl.h>
+#include <sasl/saslplug.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,6 +54,33 @@ static void check_init_refuses(init_fn init)
           "and says why on stderr");
 }
 
+/* libsasl2's calls of sasl_server_plug_init, and the table it returns. */
+static void check_cyrus_entry_point(sasl_server_plug_init_t *init)
+{
+    int version = 0, count = 0;
+    sasl_server_plug_t *plugs = NULL;
+    check(init(NULL, SASL_SERVER_PLUG_VERSION - 1, &version, &plugs, &count) == SASL_BADVERS,
+          "sasl_server_plug_init refuses libsasl2 without plugin API 4 (SASL_BADVERS)");
+    check(init(NULL, SASL_SERVER_PLUG_VERSION, NULL, &plugs, &count) == SASL_BADPARAM,
+          "sasl_server_plug_init with a NULL out-pointer: SASL_BADPARAM");
+    int rc = init(NULL, SASL_SERVER_PLUG_VERSION, &version, &plugs, &count);
+    check(rc == SASL_OK && version == SASL_SERVER_PLUG_VERSION && count == 1 && plugs != NULL,
+          "sasl_server_plug_init gives plugin API 4 and one mechanism");
+    if (rc != SASL_OK || plugs == NULL)
+        return;
+    check(strcmp(plugs[0].mech_name, "GSSAPI") == 0 && plugs[0].max_ssf == 256,
+          "the mechanism is GSSAPI with max_ssf 256, as gssapiv2's");
+    check(plugs[0].features ==
+              (SASL_FEAT_WANT_CLIENT_FIRST | SASL_FEAT_ALLOWS_PROXY | SASL_FEAT_DONTUSE_USERPASSWD),
+          "client-first, proxy-capable, no userPassword (saslplug.h's layout)");
+    check(plugs[0].mech_new && plugs[0].mech_step && plugs[0].mech_dispose &&
+              plugs[0].mech_free && !plugs[0].mech_avail && !plugs[0].setpass,
+          "mech_new, mech_step, mech_dispose and mech_free are set, the optional ones NULL");
+    plugs[0].mech_dispose(NULL, NULL);
+    plugs[0].mech_free(NULL, NULL);
+    check(1, "mech_dispose and mech_free accept NULL");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -76,6 +106,11 @@ int main(int argc, char **argv)
         check_init_refuses(init);
         check(cleanup(NULL, NULL, 0) == 0, "plugin_cleanup with no instance");
     }
+    sasl_server_plug_init_t *cyrus_init =
+        (sasl_server_plug_init_t *)(size_t)dlsym(library, "sasl_server_plug_init");
+    check(cyrus_init != NULL, "Cyrus SASL's sasl_server_plug_init is exported");
+    if (cyrus_init != NULL)
+        check_cyrus_entry_point(cyrus_init);
     dlclose(library);
     return failures ? 2 : 0;
 }

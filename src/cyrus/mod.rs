@@ -16,9 +16,9 @@ mod sys;
 use connection::{Connection, Failure, Lent, Outcome, Progress};
 use host::{CallScope, Host};
 use options::Source;
+use std::cell::UnsafeCell;
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::OnceLock;
 use sys::{
     OutParams, SASL_BADPARAM, SASL_BADPROT, SASL_BADVERS, SASL_CONTINUE, SASL_CU_AUTHID,
     SASL_CU_AUTHZID, SASL_CU_EXTERNALLY_VERIFIED, SASL_FAIL, SASL_FEAT_ALLOWS_PROXY,
@@ -33,45 +33,35 @@ use crate::layer::{LayerPolicy, Protection};
 /// declares it; libsasl2 uses it to rule the mechanism in or out.
 const MAX_SSF: c_uint = 256;
 
-/// The plugin table handed to libsasl2: written once, on the heap,
-/// because the API passes it as a mutable pointer.
-struct PlugTable(Box<[ServerPlug; 1]>);
+/// The plugin table handed to libsasl2, in the library's own writable
+/// data (the API passes it as a mutable pointer): nothing to free when
+/// libsasl2 unloads the plugin at sasl_done.
+struct PlugTable(UnsafeCell<[ServerPlug; 1]>);
 
-// SAFETY: the table is never changed after it is built; libsasl2 only
-// reads it.
-unsafe impl Send for PlugTable {}
+// SAFETY: the table is never changed; libsasl2 only reads it.
 unsafe impl Sync for PlugTable {}
 
-static PLUG_TABLE: OnceLock<PlugTable> = OnceLock::new();
-
-fn plug_table() -> *mut ServerPlug {
-    let table = PLUG_TABLE.get_or_init(|| {
-        PlugTable(Box::new([ServerPlug {
-            mech_name: c"GSSAPI".as_ptr(),
-            max_ssf: MAX_SSF,
-            // No SASL_SEC_PASS_CREDENTIALS: kerbsasl does not take
-            // delegated credentials, so hosts requiring them get no GSSAPI.
-            security_flags: SASL_SEC_NOPLAINTEXT
-                | SASL_SEC_NOACTIVE
-                | SASL_SEC_NOANONYMOUS
-                | SASL_SEC_MUTUAL_AUTH,
-            features: SASL_FEAT_WANT_CLIENT_FIRST
-                | SASL_FEAT_ALLOWS_PROXY
-                | SASL_FEAT_DONTUSE_USERPASSWD,
-            glob_context: std::ptr::null_mut(),
-            mech_new: Some(mech_new),
-            mech_step: Some(mech_step),
-            mech_dispose: Some(mech_dispose),
-            mech_free: Some(mech_free),
-            setpass: None,
-            user_query: None,
-            idle: None,
-            mech_avail: None,
-            spare_fptr2: None,
-        }]))
-    });
-    table.0.as_ptr().cast_mut()
-}
+static PLUG_TABLE: PlugTable = PlugTable(UnsafeCell::new([ServerPlug {
+    mech_name: c"GSSAPI".as_ptr(),
+    max_ssf: MAX_SSF,
+    // No SASL_SEC_PASS_CREDENTIALS: kerbsasl does not take delegated
+    // credentials, so hosts requiring them get no GSSAPI.
+    security_flags: SASL_SEC_NOPLAINTEXT
+        | SASL_SEC_NOACTIVE
+        | SASL_SEC_NOANONYMOUS
+        | SASL_SEC_MUTUAL_AUTH,
+    features: SASL_FEAT_WANT_CLIENT_FIRST | SASL_FEAT_ALLOWS_PROXY | SASL_FEAT_DONTUSE_USERPASSWD,
+    glob_context: std::ptr::null_mut(),
+    mech_new: Some(mech_new),
+    mech_step: Some(mech_step),
+    mech_dispose: Some(mech_dispose),
+    mech_free: Some(mech_free),
+    setpass: None,
+    user_query: None,
+    idle: None,
+    mech_avail: None,
+    spare_fptr2: None,
+}]));
 
 /// Cyrus SASL's server plugin entry point: offers the GSSAPI mechanism.
 ///
@@ -99,7 +89,7 @@ pub unsafe extern "C" fn sasl_server_plug_init(
         // SAFETY: checked non-NULL; libsasl2 passes writable pointers.
         unsafe {
             *out_version = SASL_SERVER_PLUG_VERSION;
-            *pluglist = plug_table();
+            *pluglist = PLUG_TABLE.0.get().cast();
             *plugcount = 1;
         }
         SASL_OK
