@@ -196,6 +196,18 @@ impl Session {
         result
     }
 
+    /// A session that is already authenticated (an HTTP Negotiate round,
+    /// handed to C hosts as a kerbsasl_session): it answers
+    /// [`Session::identity`], and every step fails with BadState.
+    pub(crate) fn authenticated(server: &Server, identity: Identity) -> Session {
+        Session {
+            server: Arc::clone(&server.shared),
+            context: SecurityContext::new(),
+            state: State::Authenticated,
+            identity: Some(identity),
+        }
+    }
+
     /// The client's identity, once the handshake has succeeded.
     pub fn identity(&self) -> Option<&Identity> {
         if self.state == State::Authenticated {
