@@ -5,7 +5,7 @@ use crate::acceptor::Acceptor;
 use crate::config::Config;
 use crate::diagnosis;
 use crate::error::Error;
-use crate::gss::{AcceptOutcome, GssError, Mechanisms, SecurityContext};
+use crate::gss::{AcceptOutcome, GssError, SecurityContext};
 use crate::identity::{self, Identity};
 use crate::sasl;
 use std::sync::Arc;
@@ -24,8 +24,8 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// One gss_accept_sec_context with a credential for `mechanisms`. For
-    /// a client's first token, a ticket that needs a key the loaded keytab
+    /// One gss_accept_sec_context of a Kerberos V5 token. For a client's
+    /// first token, a ticket that needs a key the loaded keytab
     /// lacks makes the keytab file be checked at once and, if it changed,
     /// the token be accepted again on a fresh context: the key check fails
     /// before the replay cache records the authenticator, so the same token
@@ -34,13 +34,12 @@ impl Shared {
         &self,
         context: &mut SecurityContext,
         token: &[u8],
-        mechanisms: Mechanisms,
         first: bool,
     ) -> Result<AcceptOutcome, Error> {
-        match self.accept_with_loaded_keys(context, token, mechanisms)? {
+        match self.accept_with_loaded_keys(context, token)? {
             Err(e) if first && diagnosis::needs_other_key(&e) && self.acceptor.reload_now() => {
                 *context = SecurityContext::new();
-                self.accept_with_loaded_keys(context, token, mechanisms)?
+                self.accept_with_loaded_keys(context, token)?
             }
             other => other,
         }
@@ -53,9 +52,8 @@ impl Shared {
         &self,
         context: &mut SecurityContext,
         token: &[u8],
-        mechanisms: Mechanisms,
     ) -> Result<Result<AcceptOutcome, GssError>, Error> {
-        let credential = self.acceptor.lease(mechanisms)?;
+        let credential = self.acceptor.lease()?;
         Ok(context.accept(&credential, token))
     }
 }
@@ -222,9 +220,7 @@ impl Session {
         if first {
             sasl::check_initial_token(token)?;
         }
-        let outcome = self
-            .server
-            .accept(&mut self.context, token, Mechanisms::Krb5, first)?;
+        let outcome = self.server.accept(&mut self.context, token, first)?;
         match outcome {
             AcceptOutcome::ContinueNeeded { output } if !output.is_empty() => {
                 self.state = State::Accepting;

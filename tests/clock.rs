@@ -4,6 +4,7 @@
 mod support;
 
 use kerbsasl::ErrorKind;
+use kerbsasl::testing::http::NegotiateClient;
 use std::time::Duration;
 use support::{
     HOST, REALM, Realm, RealmOptions, alice, assert_error, default_server, test, unique,
@@ -22,6 +23,7 @@ fn main() {
                 authenticator_older_than_the_skew,
             ),
             test("expired_ticket", expired_ticket),
+            test("http_expired_ticket", http_expired_ticket),
         ]
     })
 }
@@ -50,6 +52,29 @@ fn expired_ticket(realm: &Realm) {
     // Expired means past the ticket's end time plus the allowed skew.
     std::thread::sleep(Duration::from_secs(1 + u64::from(SKEW_SECONDS) + 2));
     let error = server.start(&token).unwrap_err();
+    assert_error(
+        &error,
+        ErrorKind::AuthFailed,
+        &["Ticket expired", "fresh ticket"],
+    );
+}
+
+fn http_expired_ticket(realm: &Realm) {
+    let principal = format!("HTTP/{}.kerbsasl.test@{REALM}", unique("brief"));
+    let keytab = support::service_keytab(realm, &principal);
+    realm.kadmin(&[format!("modprinc -maxlife \"1 second\" {principal}")]);
+    let keytab = keytab.display().to_string();
+    let server = support::server(&[("principal", &principal), ("keytab", &keytab)]);
+    let ccache = realm.path(&format!("{}.ccache", unique("http")));
+    realm.kinit("alice", &ccache);
+    let header = NegotiateClient::spnego(&format!("FILE:{}", ccache.display()), &principal, true)
+        .unwrap()
+        .authorization()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1 + u64::from(SKEW_SECONDS) + 2));
+    let error = server
+        .http_authenticate(Some(header.as_bytes()))
+        .unwrap_err();
     assert_error(
         &error,
         ErrorKind::AuthFailed,
