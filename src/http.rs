@@ -12,7 +12,7 @@
 use crate::base64;
 use crate::error::Error;
 use crate::gss::{AcceptOutcome, SecurityContext};
-use crate::identity::{self, Identity};
+use crate::identity::Identity;
 use crate::negotiate;
 use crate::server::Server;
 
@@ -77,7 +77,7 @@ impl Server {
                 "its Kerberos token asks for another round (user-to-user or DCE style)",
             )),
             AcceptOutcome::Complete { output, peer } => {
-                let identity = identity::identify(&shared.config, &peer)?;
+                let identity = shared.rules.identify(&peer)?;
                 let answer = kerberos.answer(&output);
                 let www_authenticate =
                     (!answer.is_empty()).then(|| format!("Negotiate {}", base64::encode(&answer)));
