@@ -127,16 +127,11 @@ fn http_partner_user(realm: &Realm) {
         ("keytab", &keytab),
         ("strip_realm", "true"),
     ]);
-    let ccache = realm.path(&format!("{}.ccache", support::unique("http")));
-    realm.kinit(&partner_alice(), &ccache);
-    let header = kerbsasl::testing::http::NegotiateClient::spnego(
-        &format!("FILE:{}", ccache.display()),
-        SERVICE,
-        true,
-    )
-    .unwrap()
-    .authorization()
-    .unwrap();
+    let ccache = support::fresh_ccache(realm, &partner_alice());
+    let header = kerbsasl::testing::http::NegotiateClient::spnego(&ccache, SERVICE, true)
+        .unwrap()
+        .authorization()
+        .unwrap();
     match server.http_authenticate(Some(header.as_bytes())) {
         Ok(kerbsasl::HttpAuth::Authenticated { identity, .. }) => {
             assert_eq!(identity.username, partner_alice());

@@ -8,7 +8,7 @@ mod support;
 use kerbsasl::testing::http::NegotiateClient;
 use kerbsasl::{Error, ErrorKind, HttpAuth, Identity, Server};
 use std::sync::{Arc, OnceLock};
-use support::{HOST, REALM, Realm, RealmOptions, assert_error, test, unique};
+use support::{HOST, REALM, Realm, RealmOptions, assert_error, fresh_ccache, test, unique};
 
 fn main() {
     support::run(RealmOptions::default(), || {
@@ -81,14 +81,6 @@ fn http_server(realm: &Realm, extra: &[(&str, &str)]) -> Server {
     ];
     options.extend_from_slice(extra);
     support::server(&options)
-}
-
-/// A fresh ccache (`FILE:...`) with a TGT for `user`, so that no service
-/// ticket cached by another test is reused.
-fn fresh_ccache(realm: &Realm, user: &str) -> String {
-    let ccache = realm.path(&format!("{}.ccache", unique("http")));
-    realm.kinit(user, &ccache);
-    format!("FILE:{}", ccache.display())
 }
 
 /// A SPNEGO client (as curl) for `target` as `user`.
