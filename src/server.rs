@@ -18,10 +18,46 @@ pub struct Server {
     shared: Arc<Shared>,
 }
 
-struct Shared {
+/// What a server's sessions and HTTP rounds share.
+pub(crate) struct Shared {
     config: Config,
-    rules: IdentityRules,
+    pub(crate) rules: IdentityRules,
     acceptor: Acceptor,
+}
+
+impl Shared {
+    /// One gss_accept_sec_context of a Kerberos V5 token. For a client's
+    /// first token, a ticket that needs a key the loaded keytab
+    /// lacks makes the keytab file be checked at once and, if it changed,
+    /// the token be accepted again on a fresh context: the key check fails
+    /// before the replay cache records the authenticator, so the same token
+    /// is acceptable again.
+    pub(crate) fn accept(
+        &self,
+        context: &mut SecurityContext,
+        token: &[u8],
+        first: bool,
+    ) -> Result<AcceptOutcome, Error> {
+        match self.accept_with_loaded_keys(context, token)? {
+            Err(e) if first && diagnosis::needs_other_key(&e) && self.acceptor.reload_now() => {
+                *context = SecurityContext::new();
+                self.accept_with_loaded_keys(context, token)?
+            }
+            other => other,
+        }
+        .map_err(|e| diagnosis::accept_failure(&e))
+    }
+
+    /// One accept call; the outer error is kerbsasl's (no credential),
+    /// the inner one Kerberos's.
+    fn accept_with_loaded_keys(
+        &self,
+        context: &mut SecurityContext,
+        token: &[u8],
+    ) -> Result<Result<AcceptOutcome, GssError>, Error> {
+        let credential = self.acceptor.lease()?;
+        Ok(context.accept(&credential, token))
+    }
 }
 
 /// What the host does next.
@@ -87,6 +123,10 @@ impl Server {
         &self.shared.config
     }
 
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     /// Begins a handshake with the client's initial token, offering no
     /// security layer (`01 00 00 00`).
     pub fn start(&self, initial_token: &[u8]) -> Result<(Session, Step), Error> {
@@ -100,16 +140,7 @@ impl Server {
         policy: LayerPolicy,
         initial_token: &[u8],
     ) -> Result<(Session, Step), Error> {
-        let mut session = Session {
-            server: Arc::clone(&self.shared),
-            context: SecurityContext::new(),
-            state: State::Start,
-            identity: None,
-            policy,
-            protections: Protections::default(),
-            offer: Offer::NONE,
-            layer: None,
-        };
+        let mut session = Session::new(&self.shared, policy, State::Start, None);
         let step = session.step(initial_token)?;
         Ok((session, step))
     }
@@ -186,6 +217,36 @@ impl Session {
         result
     }
 
+    /// A session that is already authenticated (an HTTP Negotiate round,
+    /// handed to C hosts as a kerbsasl_session): it answers
+    /// [`Session::identity`], and every step fails with BadState.
+    pub(crate) fn authenticated(server: &Server, identity: Identity) -> Session {
+        Session::new(
+            &server.shared,
+            LayerPolicy::NONE,
+            State::Authenticated,
+            Some(identity),
+        )
+    }
+
+    fn new(
+        server: &Arc<Shared>,
+        policy: LayerPolicy,
+        state: State,
+        identity: Option<Identity>,
+    ) -> Session {
+        Session {
+            server: Arc::clone(server),
+            context: SecurityContext::new(),
+            state,
+            identity,
+            policy,
+            protections: Protections::default(),
+            offer: Offer::NONE,
+            layer: None,
+        }
+    }
+
     /// The client's identity, once the handshake has succeeded.
     pub fn identity(&self) -> Option<&Identity> {
         if self.state == State::Authenticated {
@@ -200,18 +261,7 @@ impl Session {
         if first {
             sasl::check_initial_token(token)?;
         }
-        let outcome = match self.accept_with_loaded_keys(token)? {
-            // The key check fails before the replay cache records the
-            // authenticator, so the same AP-REQ can be accepted again.
-            Err(e)
-                if first && diagnosis::needs_other_key(&e) && self.server.acceptor.reload_now() =>
-            {
-                self.context = SecurityContext::new();
-                self.accept_with_loaded_keys(token)?
-            }
-            other => other,
-        }
-        .map_err(|e| diagnosis::accept_failure(&e))?;
+        let outcome = self.server.accept(&mut self.context, token, first)?;
         match outcome {
             AcceptOutcome::ContinueNeeded { output } if !output.is_empty() => {
                 self.state = State::Accepting;
@@ -237,16 +287,6 @@ impl Session {
                 }
             }
         }
-    }
-
-    /// One accept call; the outer error is kerbsasl's (no credential),
-    /// the inner one Kerberos's.
-    fn accept_with_loaded_keys(
-        &mut self,
-        token: &[u8],
-    ) -> Result<Result<AcceptOutcome, GssError>, Error> {
-        let credential = self.server.acceptor.lease()?;
-        Ok(self.context.accept(&credential, token))
     }
 
     fn after_ap_rep(&mut self, input: &[u8]) -> Result<Step, Error> {

@@ -18,6 +18,9 @@ fn main() {
             test("layers_corpus_and_regressions", |_: &Realm| {
                 replay("layers", kerbsasl::testing::fuzz::layers)
             }),
+            test("http_corpus_and_regressions", |_: &Realm| {
+                replay("http", kerbsasl::testing::fuzz::http)
+            }),
         ]
     })
 }
