@@ -35,9 +35,9 @@ fn main() {
 }
 
 fn text(pointer: *const c_char) -> Option<String> {
-    // SAFETY: kerbsasl returns NULL or a NUL-terminated string that is
-    // valid until the next call on its handle.
     (!pointer.is_null()).then(|| {
+        // SAFETY: kerbsasl returns NULL or a NUL-terminated string that is
+        // valid until the next call on its handle.
         unsafe { CStr::from_ptr(pointer) }
             .to_string_lossy()
             .into_owned()

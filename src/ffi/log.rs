@@ -46,6 +46,7 @@ struct HostSink {
 // SAFETY: the host promises (see kerbsasl_log_callback) that the callback
 // and its userdata may be used from any thread.
 unsafe impl Send for HostSink {}
+// SAFETY: as for Send.
 unsafe impl Sync for HostSink {}
 
 static SINK: RwLock<Option<HostSink>> = RwLock::new(None);
