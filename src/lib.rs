@@ -30,6 +30,7 @@ mod sasl;
 /// cbindgen:ignore
 mod server;
 /// cbindgen:ignore
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing;
 
