@@ -103,6 +103,9 @@ enum State {
     Failed(String),
 }
 
+/// Why a session whose step never returned (it panicked) is failed.
+const INTERRUPTED: &str = "a step was interrupted by an internal error (a bug in kerbsasl)";
+
 /// One handshake. Used by one thread at a time.
 pub struct Session {
     server: Arc<Shared>,
@@ -124,19 +127,30 @@ impl Session {
     /// Feeds the client's next message. After a failure every further step
     /// fails with [`crate::ErrorKind::BadState`].
     pub fn step(&mut self, input: &[u8]) -> Result<Step, Error> {
-        let result = match &self.state {
-            State::Start | State::Accepting => self.accept(input),
+        // The session counts as failed while the step runs, and gets its
+        // real next state only when the step returns: a panic in between
+        // (caught at the C boundary) leaves a failed session, never one
+        // that still accepts the step it was interrupted in.
+        let state = std::mem::replace(&mut self.state, State::Failed(INTERRUPTED.to_string()));
+        #[cfg(feature = "testing")]
+        crate::testing::failpoint::hit("session step");
+        let result = match state {
+            State::Start => self.accept(input, true),
+            State::Accepting => self.accept(input, false),
             State::AwaitingEmptyReply => self.after_ap_rep(input),
             State::AwaitingLayerChoice => self.finish(input),
             State::Authenticated => {
+                self.state = State::Authenticated;
                 return Err(Error::bad_state(
                     "this handshake already succeeded; start a new session to authenticate again",
                 ));
             }
             State::Failed(reason) => {
-                return Err(Error::bad_state(format!(
+                let error = Error::bad_state(format!(
                     "this handshake already failed ({reason}); dispose of the session"
-                )));
+                ));
+                self.state = State::Failed(reason);
+                return Err(error);
             }
         };
         match &result {
@@ -163,8 +177,7 @@ impl Session {
         }
     }
 
-    fn accept(&mut self, token: &[u8]) -> Result<Step, Error> {
-        let first = self.state == State::Start;
+    fn accept(&mut self, token: &[u8], first: bool) -> Result<Step, Error> {
         if first {
             sasl::check_initial_token(token)?;
         }

@@ -23,6 +23,10 @@ fn main() {
                 failed_step_keeps_the_session_readable,
             ),
             test(
+                "panic_in_a_step_leaves_the_session_failed",
+                panic_in_a_step_leaves_the_session_failed,
+            ),
+            test(
                 "server_free_with_live_sessions",
                 server_free_with_live_sessions,
             ),
@@ -233,6 +237,38 @@ fn failed_step_keeps_the_session_readable(realm: &Realm) {
         read(kerbsasl_session_error, session)
             .unwrap()
             .contains("already failed")
+    );
+    assert_eq!(read(kerbsasl_session_username, session), None);
+    // SAFETY: freed once.
+    unsafe {
+        kerbsasl_dispose(session);
+        kerbsasl_server_free(server);
+    }
+}
+
+/// A panic inside a step comes out as KERBSASL_INTERNAL, and the session
+/// is failed from then on: it does not accept the step it was in again.
+fn panic_in_a_step_leaves_the_session_failed(realm: &Realm) {
+    let server = default_server(realm);
+    let mut client = alice(realm, SERVICE);
+    let (code, session, ap_rep) = start(server, &client.initial_token().unwrap());
+    assert_eq!(code, kerbsasl_result::KERBSASL_CONTINUE);
+    let empty = client.respond(&ap_rep).unwrap();
+    kerbsasl::testing::failpoint::arm("session step");
+    let (code, _) = step(session, &empty);
+    assert_eq!(code, kerbsasl_result::KERBSASL_INTERNAL);
+    assert!(last_error().contains("internal error"), "{}", last_error());
+    let (code, out) = step(session, &empty);
+    assert_eq!(
+        code,
+        kerbsasl_result::KERBSASL_BAD_STATE,
+        "the same step again"
+    );
+    assert!(out.is_empty());
+    let error = read(kerbsasl_session_error, session).unwrap();
+    assert!(
+        error.contains("already failed") && error.contains("interrupted"),
+        "{error}"
     );
     assert_eq!(read(kerbsasl_session_username, session), None);
     // SAFETY: freed once.
