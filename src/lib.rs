@@ -2,7 +2,8 @@
 //! message brokers, with a stable C ABI.
 //!
 //! Layers, each calling only the ones below it:
-//! - the safe core: [`Config`], [`Server`], [`Session`], [`Identity`], [`Error`];
+//! - the safe core: [`Config`], [`Server`], [`Session`], [`Identity`], [`Error`],
+//!   and `logging` (records go to the `log` crate and to a host's sink);
 //! - `gss`: the only GSSAPI `unsafe`, RAII over MIT handles;
 //! - `ffi`: the `kerbsasl_*` C ABI (see include/kerbsasl.h);
 //! - `mosquitto`: the Mosquitto 2 plugin entry points, over the safe core.
@@ -21,6 +22,8 @@ pub mod ffi;
 mod gss;
 /// cbindgen:ignore
 mod identity;
+/// cbindgen:ignore
+mod logging;
 /// cbindgen:ignore
 mod mosquitto;
 /// cbindgen:ignore

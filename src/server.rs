@@ -7,6 +7,7 @@ use crate::diagnosis;
 use crate::error::Error;
 use crate::gss::{AcceptOutcome, GssError, SecurityContext};
 use crate::identity::{self, Identity};
+use crate::logging;
 use crate::sasl;
 use std::sync::Arc;
 
@@ -44,7 +45,7 @@ impl Server {
     /// Validates the configuration and acquires the acceptor credential.
     pub fn new(config: Config) -> Result<Server, Error> {
         if config.replay_cache_disabled() {
-            log::warn!(
+            logging::warning!(
                 "replay_cache = none: replay detection is off, so a captured SASL GSSAPI \
                  exchange can be replayed to log in as its client; use only for testing"
             );
@@ -54,7 +55,7 @@ impl Server {
             config.keytab.as_deref(),
             config.replay_cache.as_deref(),
         )?;
-        log::info!(
+        logging::info!(
             "kerbsasl server ready: accepting {} with keytab {}",
             config.principal.describe(),
             acceptor.keytab_name()
@@ -156,13 +157,13 @@ impl Session {
         match &result {
             Ok(Step::Authenticated) => {
                 if let Some(id) = &self.identity {
-                    log::debug!("authenticated {} as {}", id.principal, id.username);
+                    logging::debug!("authenticated {} as {}", id.principal, id.username);
                 }
             }
             Ok(Step::Continue(_)) => {}
             Err(e) => {
                 self.state = State::Failed(e.message().to_string());
-                log::debug!("handshake failed: {e}");
+                logging::debug!("handshake failed: {e}");
             }
         }
         result

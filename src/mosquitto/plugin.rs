@@ -83,8 +83,10 @@ impl Plugin {
         if method != Some(self.method.as_str()) {
             return Outcome::Defer;
         }
-        // A new start replaces any handshake still in progress.
-        self.clients().sessions.remove(&(client as usize));
+        // A new start replaces any handshake still in progress (disposed
+        // outside the lock, like every session: see `disconnect`).
+        let replaced = self.clients().sessions.remove(&(client as usize));
+        drop(replaced);
         match self.server.start(data) {
             Ok((session, step)) => self.advance(client, session, step),
             Err(e) => self.deny(client, error_code_name(e.kind()), e.message()),
@@ -105,8 +107,12 @@ impl Plugin {
 
     pub fn disconnect(&self, client: *mut Client) {
         let mut clients = self.clients();
-        clients.sessions.remove(&(client as usize));
+        let session = clients.sessions.remove(&(client as usize));
         clients.authenticated.remove(&(client as usize));
+        // Disposing a session deletes its GSS context (MIT calls): not
+        // while every other client's event waits for the lock.
+        drop(clients);
+        drop(session);
     }
 
     /// An AUTH 0x18 with no exchange in progress. From a client this
@@ -144,7 +150,8 @@ impl Plugin {
                 ),
             ),
             Step::Continue(token) => {
-                self.clients().sessions.insert(client as usize, session);
+                let replaced = self.clients().sessions.insert(client as usize, session);
+                drop(replaced);
                 Outcome::Continue(token)
             }
             Step::Authenticated => self.authenticated(client, &session),
