@@ -155,6 +155,16 @@ pub extern "C" fn kerbsasl_set_log_callback(
 mod tests {
     use super::*;
 
+    /// ALL lists exactly the header's levels.
+    #[test]
+    fn every_level_in_value_order() {
+        let ours = kerbsasl_log_level::ALL.map(|level| (format!("{level:?}"), level as u32));
+        assert_eq!(
+            ours.to_vec(),
+            super::super::header_enum("kerbsasl_log_level")
+        );
+    }
+
     #[test]
     fn levels_map_both_ways() {
         for level in kerbsasl_log_level::ALL {

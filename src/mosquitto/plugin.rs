@@ -2,6 +2,7 @@
 //! its kerbsasl server and the handshakes in progress, keyed by client.
 
 use super::broker::{Broker, Client, LOG_INFO, LOG_NOTICE};
+use crate::error::ErrorKind;
 use crate::ffi::error_code_name;
 use crate::server::{Server, Session, Step};
 use std::collections::HashMap;
@@ -89,7 +90,7 @@ impl Plugin {
         drop(replaced);
         match self.server.start(data) {
             Ok((session, step)) => self.advance(client, session, step),
-            Err(e) => self.deny(client, error_code_name(e.kind()), e.message()),
+            Err(e) => self.deny(client, e.kind(), e.message()),
         }
     }
 
@@ -101,7 +102,7 @@ impl Plugin {
         };
         match session.step(data) {
             Ok(step) => self.advance(client, session, step),
-            Err(e) => self.deny(client, error_code_name(e.kind()), e.message()),
+            Err(e) => self.deny(client, e.kind(), e.message()),
         }
     }
 
@@ -143,7 +144,7 @@ impl Plugin {
         match step {
             Step::Continue(token) if token.len() > MAX_DATA => self.deny(
                 client,
-                "KERBSASL_INTERNAL",
+                ErrorKind::Internal,
                 &format!(
                     "the server token is {} bytes, over MQTT's 65,535",
                     token.len()
@@ -160,13 +161,13 @@ impl Plugin {
 
     fn authenticated(&self, client: *mut Client, session: &Session) -> Outcome {
         let Some(identity) = session.identity() else {
-            return self.deny(client, "KERBSASL_INTERNAL", "no identity after success");
+            return self.deny(client, ErrorKind::Internal, "no identity after success");
         };
         let username = &identity.username;
         if username.contains(['+', '#']) {
             return self.deny(
                 client,
-                "KERBSASL_AUTHZ_DENIED",
+                ErrorKind::AuthzDenied,
                 &format!("username {username:?} contains an MQTT wildcard ('+' or '#')"),
             );
         }
@@ -180,7 +181,7 @@ impl Plugin {
         if let Some(previous) = previous.filter(|p| p != username) {
             return self.deny(
                 client,
-                "KERBSASL_AUTHZ_DENIED",
+                ErrorKind::AuthzDenied,
                 &format!(
                     "re-authentication as {username} refused: this connection is authenticated as {previous}"
                 ),
@@ -189,7 +190,7 @@ impl Plugin {
         if let Err(code) = self.broker.set_username(client, &identity.username) {
             return self.deny(
                 client,
-                "KERBSASL_INTERNAL",
+                ErrorKind::Internal,
                 &format!(
                     "mosquitto_set_username({}) failed with {code}",
                     identity.username
@@ -211,7 +212,9 @@ impl Plugin {
         Outcome::Success
     }
 
-    fn deny(&self, client: *mut Client, result: &str, message: &str) -> Outcome {
+    /// Refuses the client, logging the result code `kind` maps to.
+    fn deny(&self, client: *mut Client, kind: ErrorKind, message: &str) -> Outcome {
+        let result = error_code_name(kind);
         self.broker.log(
             LOG_NOTICE,
             &format!(
