@@ -61,7 +61,7 @@ impl SaslClient {
 
 /// Fuzzing harnesses, shared by the targets in fuzz/ and by the test that
 /// replays their corpus (tests/fuzz_corpus.rs). They run inside a test
-/// realm (see examples/testrealm.rs) and must never panic.
+/// realm (see tests/tools/testrealm.rs) and must never panic.
 pub mod fuzz {
     use super::SaslClient;
     use crate::server::{Server, Step};

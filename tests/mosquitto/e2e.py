@@ -4,7 +4,7 @@ loading target/debug/libkerbsasl.so, the MQTT.js client (client.js) and the
 raw client (raw_client.py) for what MQTT.js can't send.
 
 Run by tests/mosquitto/run inside testrealm, which provides the realm (see
-examples/testrealm.rs); WORKDIR holds the brokers' configs and logs.
+tests/tools/testrealm.rs); WORKDIR holds the brokers' configs and logs.
 Prints one line per case and ends with "N passed, N failed".
 
 usage: e2e.py WORKDIR

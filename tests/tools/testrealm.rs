@@ -8,7 +8,7 @@
 //! KRB5_KTNAME and KERBSASL_TEST_{DIR,KDC_PORT,REALM,SERVICE,PASSWORD};
 //! the realm is torn down when it exits, and its status is ours.
 
-#[path = "../tests/support/realm.rs"]
+#[path = "../support/realm.rs"]
 mod realm;
 
 use std::process::Command;
