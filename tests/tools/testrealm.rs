@@ -1,16 +1,23 @@
 //! Runs a command inside a throwaway Kerberos realm.
 //!
 //! Usage: testrealm [--clockskew SECONDS] -- COMMAND [ARGS...]
+//!        testrealm [--clockskew SECONDS] --serve
 //!
 //! The realm (see tests/support/realm.rs) has users alice and bob, the
 //! service mqtt/broker.kerbsasl.test with its keytab, and alice's TGT. The
 //! command gets KRB5_CONFIG, KRB5_KDC_PROFILE, KRB5CCNAME, KRB5RCACHEDIR,
 //! KRB5_KTNAME and KERBSASL_TEST_{DIR,KDC_PORT,REALM,SERVICE,PASSWORD};
 //! the realm is torn down when it exits, and its status is ours.
+//!
+//! With --serve it prints those variables instead (KEY=VALUE lines, then
+//! `ready`) and keeps the realm until its stdin closes: for a test runner
+//! started before the realm, such as the Erlang suite's EUnit fixture,
+//! which runs this as a port and sets the variables in its own VM.
 
 #[path = "../support/realm.rs"]
 mod realm;
 
+use std::io::Write;
 use std::process::Command;
 
 fn main() {
@@ -19,12 +26,17 @@ fn main() {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!(
-                "testrealm: {message}\nusage: testrealm [--clockskew SECONDS] -- COMMAND [ARGS...]"
+                "testrealm: {message}\nusage: testrealm [--clockskew SECONDS] -- COMMAND [ARGS...]\n       \
+                 testrealm [--clockskew SECONDS] --serve"
             );
             std::process::exit(2);
         }
     };
     let realm = realm::Realm::start(&options);
+    let Some(command) = command else {
+        serve(realm);
+        return;
+    };
     let status = Command::new(&command[0])
         .args(&command[1..])
         .envs(realm.env())
@@ -39,7 +51,21 @@ fn main() {
     }
 }
 
-fn parse(args: &[String]) -> Result<(realm::RealmOptions, &[String]), String> {
+/// Prints the realm's environment, then holds it until stdin closes.
+fn serve(realm: realm::Realm) {
+    let mut out = std::io::stdout().lock();
+    for (key, value) in realm.env() {
+        let _ = writeln!(out, "{key}={value}");
+    }
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
+    drop(out);
+    let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+    drop(realm);
+}
+
+/// The realm's options and the command to run (None: --serve).
+fn parse(args: &[String]) -> Result<(realm::RealmOptions, Option<&[String]>), String> {
     let mut options = realm::RealmOptions::default();
     let mut rest = args;
     loop {
@@ -52,9 +78,10 @@ fn parse(args: &[String]) -> Result<(realm::RealmOptions, &[String]), String> {
                 rest = tail;
             }
             [dashes, command @ ..] if dashes == "--" && !command.is_empty() => {
-                return Ok((options, command));
+                return Ok((options, Some(command)));
             }
-            _ => return Err("expected -- COMMAND".into()),
+            [serve] if serve == "--serve" => return Ok((options, None)),
+            _ => return Err("expected -- COMMAND or --serve".into()),
         }
     }
 }
