@@ -34,8 +34,6 @@ impl SecurityContext {
         SecurityContext(std::ptr::null_mut())
     }
 
-    // For the initiator (see gss/mod.rs).
-    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(super) fn raw_mut(&mut self) -> &mut sys::gss_ctx_id_t {
         &mut self.0
     }

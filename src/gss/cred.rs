@@ -23,7 +23,6 @@ impl Credential {
     }
 
     /// An initiator credential from the ccache named `ccache`.
-    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub fn initiator(ccache: &str) -> Result<Credential, GssError> {
         Self::acquire(None, sys::GSS_C_INITIATE as i32, &[("ccache", ccache)])
     }

@@ -9,19 +9,18 @@
 mod buffer;
 mod context;
 mod cred;
-// Only the `testing` feature uses the initiator today; kerbsasl-check's
-// self-test (issue 14) will ship it.
-#[cfg_attr(not(feature = "testing"), allow(dead_code))]
 mod initiator;
+mod kdc;
 mod krb5;
 mod name;
 mod oid;
+mod profile;
 mod status;
 
 pub use context::{AcceptOutcome, SecurityContext};
 pub use cred::Credential;
-#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use initiator::Initiator;
-pub use krb5::{Krb5Context, MemoryKeytab};
+pub use kdc::{IssuedTicket, ticket_from_keytab};
+pub use krb5::{Krb5Context, Krb5Error, MemoryKeytab, enctype_name};
 pub use name::Name;
 pub use status::{GssError, RoutineError};

@@ -1,6 +1,9 @@
-//! The C ABI driven from Rust, for tests that call it as a C host would.
+//! The C ABI driven from Rust, for tests that call it as a C host would:
+//! one call at a time, or one whole handshake for tests that care about
+//! the outcome (identity or failure).
 
 use kerbsasl::ffi::*;
+use kerbsasl::testing::SaslClient;
 use std::ffi::{CStr, CString, c_char};
 use std::ptr::{null, null_mut};
 
@@ -106,4 +109,48 @@ pub fn borrowed(output: *const u8, len: usize) -> Vec<u8> {
     }
     // SAFETY: kerbsasl lends `len` bytes until the next call on the session.
     unsafe { std::slice::from_raw_parts(output, len) }.to_vec()
+}
+
+/// What a finished handshake handed the host.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CIdentity {
+    pub principal: String,
+    pub username: String,
+    pub realm: String,
+}
+
+/// A failure: the result code and kerbsasl's message.
+pub type CFailure = (kerbsasl_result, String);
+
+/// Creates a server from `options`, authenticates `client` against it with
+/// kerbsasl_server_start/step, and frees everything.
+pub fn c_handshake(
+    options: &[(&str, &str)],
+    client: &mut SaslClient,
+) -> Result<CIdentity, CFailure> {
+    let server = new_server(options)?;
+    let token = client.initial_token().expect("initial token");
+    let (mut code, session, mut out) = start(server, &token);
+    while code == kerbsasl_result::KERBSASL_CONTINUE {
+        let reply = client.respond(&out).expect("client reply");
+        (code, out) = step(session, &reply);
+    }
+    let text = |accessor: Accessor| read(accessor, session).expect("kerbsasl returned NULL text");
+    let result = if code == kerbsasl_result::KERBSASL_OK {
+        Ok(CIdentity {
+            principal: text(kerbsasl_session_principal),
+            username: text(kerbsasl_session_username),
+            realm: text(kerbsasl_session_realm),
+        })
+    } else if session.is_null() {
+        Err((code, last_error()))
+    } else {
+        Err((code, text(kerbsasl_session_error)))
+    };
+    // SAFETY: handles from kerbsasl, each freed once (NULL is fine).
+    unsafe {
+        kerbsasl_dispose(session);
+        kerbsasl_server_free(server);
+    }
+    result
 }

@@ -1,13 +1,16 @@
 //! Runs a command inside a throwaway Kerberos realm.
 //!
-//! Usage: testrealm [--clockskew SECONDS] -- COMMAND [ARGS...]
-//!        testrealm [--clockskew SECONDS] --serve
+//! Usage: testrealm [--clockskew SECONDS] [--partner] -- COMMAND [ARGS...]
+//!        testrealm [--clockskew SECONDS] [--partner] --serve
 //!
 //! The realm (see tests/support/realm.rs) has users alice and bob, the
 //! service mqtt/broker.kerbsasl.test with its keytab, and alice's TGT. The
 //! command gets KRB5_CONFIG, KRB5_KDC_PROFILE, KRB5CCNAME, KRB5RCACHEDIR,
 //! KRB5_KTNAME and KERBSASL_TEST_{DIR,KDC_PORT,REALM,SERVICE,PASSWORD};
-//! the realm is torn down when it exits, and its status is ours.
+//! the realm is torn down when it exits, and its status is ours. With
+//! --partner, a second realm PARTNER.TEST trusted by the first runs too
+//! (user alice@PARTNER.TEST), and
+//! KERBSASL_TEST_PARTNER_REALM names it.
 //!
 //! With --serve it prints those variables instead (KEY=VALUE lines, then
 //! `ready`) and keeps the realm until its stdin closes: for a test runner
@@ -26,8 +29,8 @@ fn main() {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!(
-                "testrealm: {message}\nusage: testrealm [--clockskew SECONDS] -- COMMAND [ARGS...]\n       \
-                 testrealm [--clockskew SECONDS] --serve"
+                "testrealm: {message}\nusage: testrealm [--clockskew SECONDS] [--partner] -- COMMAND [ARGS...]\n       \
+                 testrealm [--clockskew SECONDS] [--partner] --serve"
             );
             std::process::exit(2);
         }
@@ -75,6 +78,10 @@ fn parse(args: &[String]) -> Result<(realm::RealmOptions, Option<&[String]>), St
                     .parse()
                     .map_err(|_| format!("bad --clockskew {value:?}"))?;
                 options.clockskew = Some(seconds);
+                rest = tail;
+            }
+            [flag, tail @ ..] if flag == "--partner" => {
+                options.partner = true;
                 rest = tail;
             }
             [dashes, command @ ..] if dashes == "--" && !command.is_empty() => {
