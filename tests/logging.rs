@@ -109,8 +109,9 @@ unsafe extern "C" fn collect(
         .push((level, text(message).unwrap_or_default()));
 }
 
-fn keytab_of(realm: &Realm) -> String {
-    realm.path("mqtt.keytab").display().to_string()
+/// A server whose creation logs a WARN record: replay detection is off.
+fn noisy_server(realm: &Realm) -> kerbsasl::Server {
+    support::default_server(realm, &[("replay_cache", "none:")])
 }
 
 /// A Rust host that set up `log` itself keeps its logger and level, gets
@@ -118,15 +119,9 @@ fn keytab_of(realm: &Realm) -> String {
 fn rust_host_keeps_its_logger_and_level(realm: &Realm) {
     let _turn = take_turn();
     install_host_logger();
-    let keytab = keytab_of(realm);
-    let options = [
-        ("principal", SERVICE),
-        ("keytab", keytab.as_str()),
-        ("replay_cache", "none:"),
-    ];
     let warning = "replay detection is off";
     let before = host_records(warning).len();
-    let server = support::server(&options);
+    let server = noisy_server(realm);
     let warnings = host_records(warning);
     assert_eq!(
         warnings.len(),
@@ -162,7 +157,7 @@ fn rust_host_keeps_its_logger_and_level(realm: &Realm) {
         host_records(outcome).is_empty(),
         "DEBUG is above the host's level"
     );
-    support::server(&options);
+    noisy_server(realm);
     assert_eq!(host_records(warning).len(), before + 2, "still receiving");
 }
 
@@ -273,12 +268,6 @@ unsafe extern "C" fn replace_from_inside(
 fn callback_cannot_replace_itself(realm: &Realm) {
     let _turn = take_turn();
     install_host_logger();
-    let keytab = keytab_of(realm);
-    let options = [
-        ("principal", SERVICE),
-        ("keytab", keytab.as_str()),
-        ("replay_cache", "none:"),
-    ];
     let results: Mutex<Vec<kerbsasl_result>> = Mutex::new(Vec::new());
     let userdata = &results as *const _ as *mut c_void;
     set_callback(
@@ -286,8 +275,8 @@ fn callback_cannot_replace_itself(realm: &Realm) {
         userdata,
         kerbsasl_log_level::KERBSASL_LOG_WARN as u32,
     );
-    support::server(&options);
-    support::server(&options);
+    noisy_server(realm);
+    noisy_server(realm);
     set_callback(None, null_mut(), 0);
     assert_eq!(
         *results.lock().unwrap(),
