@@ -53,7 +53,8 @@ pub const KEYTAB_UNREADABLE_HINT: &str = "set the keytab option to the path of t
 pub const NO_KEY_HINT: &str = "export the service's key into this keytab (kadmin: ktadd -k \
      FILE PRINCIPAL), or set principal to one it holds";
 pub const REPLAY_CACHE_OFF_WARNING: &str = "replay_cache = none: replay detection is off, so a \
-     captured SASL GSSAPI exchange can be replayed to log in as its client; use only for testing";
+     captured SASL GSSAPI exchange or HTTP Negotiate header can be replayed to log in as its \
+     client; use only for testing";
 pub const REPLAY_CACHE_HINT: &str = "make the replay cache directory (KRB5RCACHEDIR, default \
      /var/tmp) writable by the broker's user, or set the replay_cache option to a writable \
      file2:/path";

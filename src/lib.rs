@@ -1,9 +1,10 @@
-//! kerbsasl: the server side of SASL GSSAPI (Kerberos V5, RFC 4752) for
-//! message brokers, with a stable C ABI.
+//! kerbsasl: the server side of SASL GSSAPI (Kerberos V5, RFC 4752) and of
+//! HTTP Negotiate (SPNEGO, RFC 4559), with a stable C ABI.
 //!
 //! Layers, each calling only the ones below it:
-//! - the safe core: [`Config`], [`Server`], [`Session`], [`Identity`], [`Error`],
-//!   `logging` (records go to the `log` crate and to a host's sink), and
+//! - the safe core: [`Config`], [`Server`], [`Session`], [`Identity`],
+//!   [`Error`], [`Server::http_authenticate`] with [`HttpAuth`], `logging`
+//!   (records go to the `log` crate and to a host's sink), and
 //!   [`preflight`], the checks behind `kerbsasl-check`;
 //! - `gss`: the only GSSAPI `unsafe`, RAII over MIT handles;
 //! - `ffi`: the `kerbsasl_*` C ABI (see include/kerbsasl.h);
@@ -13,7 +14,11 @@
 /// cbindgen:ignore
 mod acceptor;
 /// cbindgen:ignore
+mod base64;
+/// cbindgen:ignore
 mod config;
+/// cbindgen:ignore
+mod der;
 /// cbindgen:ignore
 mod diagnosis;
 /// cbindgen:ignore
@@ -22,11 +27,15 @@ pub mod ffi;
 /// cbindgen:ignore
 mod gss;
 /// cbindgen:ignore
+mod http;
+/// cbindgen:ignore
 mod identity;
 /// cbindgen:ignore
 mod logging;
 /// cbindgen:ignore
 mod mosquitto;
+/// cbindgen:ignore
+mod negotiate;
 /// cbindgen:ignore
 pub mod preflight;
 /// cbindgen:ignore
@@ -44,6 +53,7 @@ pub mod testing;
 
 pub use config::{AuthzidPolicy, Config, OPTION_KEYS, UsernameMapping};
 pub use error::{Error, ErrorKind};
+pub use http::{HttpAuth, MAX_AUTHORIZATION_LEN};
 pub use identity::Identity;
 pub use principal::ServicePrincipal;
 pub use server::{Server, Session, Step};

@@ -6,6 +6,8 @@
 pub use crate::gss::Initiator;
 pub use crate::sasl_client::SaslClient;
 
+pub mod http;
+
 /// Fuzzing harnesses, shared by the targets in fuzz/ and by the test that
 /// replays their corpus (tests/fuzz_corpus.rs). They run inside a test
 /// realm (see tests/tools/testrealm.rs) and must never panic.
@@ -53,6 +55,17 @@ pub mod fuzz {
     /// server_start on arbitrary bytes.
     pub fn start(data: &[u8]) {
         let _ = fixture().server.start(data);
+    }
+
+    /// http_authenticate on arbitrary bytes (see [`super::http::fuzz_round`]).
+    pub fn http(data: &[u8]) {
+        super::http::fuzz_round(&fixture().server, data);
+    }
+
+    /// Seeds for [`http`] that decrypt in the current realm.
+    pub fn genuine_http_seeds() -> Vec<Vec<u8>> {
+        let f = fixture();
+        super::http::fuzz_seeds(&f.ccache, &f.service)
     }
 
     /// server_step after a genuine context is established. The first byte

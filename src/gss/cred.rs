@@ -6,7 +6,8 @@ use super::status::{GssError, is_error};
 use libgssapi_sys as sys;
 use std::ffi::CString;
 
-/// A krb5-only credential, released with gss_release_cred.
+/// A credential, released with gss_release_cred: krb5-only for acceptors
+/// (SPNEGO is unwrapped by kerbsasl itself, see negotiate.rs).
 pub struct Credential(sys::gss_cred_id_t);
 
 // SAFETY: MIT credentials lock internally; one credential may be used by
@@ -22,13 +23,33 @@ impl Credential {
         Self::acquire(name, sys::GSS_C_ACCEPT as i32, store)
     }
 
-    /// An initiator credential from the ccache named `ccache`.
-    pub fn initiator(ccache: &str) -> Result<Credential, GssError> {
-        Self::acquire(None, sys::GSS_C_INITIATE as i32, &[("ccache", ccache)])
+    /// An initiator credential from the ccache named `ccache`, for krb5,
+    /// or for krb5 and SPNEGO.
+    pub fn initiator(ccache: &str, with_spnego: bool) -> Result<Credential, GssError> {
+        let mechs = if with_spnego {
+            oid::krb5_and_spnego()
+        } else {
+            oid::krb5_only()
+        };
+        Self::acquire_for(
+            None,
+            mechs,
+            sys::GSS_C_INITIATE as i32,
+            &[("ccache", ccache)],
+        )
     }
 
     fn acquire(
         name: Option<&Name>,
+        usage: i32,
+        store: &[(&str, &str)],
+    ) -> Result<Credential, GssError> {
+        Self::acquire_for(name, oid::krb5_only(), usage, store)
+    }
+
+    fn acquire_for(
+        name: Option<&Name>,
+        mechs: sys::gss_OID_set,
         usage: i32,
         store: &[(&str, &str)],
     ) -> Result<Credential, GssError> {
@@ -58,7 +79,7 @@ impl Credential {
                 &mut minor,
                 name.map_or(std::ptr::null_mut(), Name::as_raw),
                 sys::_GSS_C_INDEFINITE,
-                oid::krb5_only(),
+                mechs,
                 usage,
                 &set,
                 &mut cred,

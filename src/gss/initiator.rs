@@ -10,12 +10,14 @@ use super::oid;
 use super::status::{GssError, is_error};
 use libgssapi_sys as sys;
 
-/// A krb5 initiator using tickets from one credential cache.
+/// A krb5 (or SPNEGO over krb5) initiator using tickets from one
+/// credential cache.
 pub struct Initiator {
     context: SecurityContext,
     target: Name,
     cred: Credential,
     flags: u32,
+    spnego: bool,
     established: bool,
 }
 
@@ -23,6 +25,22 @@ impl Initiator {
     /// `target` is a krb5 principal name such as `mqtt/host@REALM`.
     /// `mutual` asks the server for an AP-REP.
     pub fn new(ccache: &str, target: &str, mutual: bool) -> Result<Initiator, GssError> {
+        Self::with_mechanism(ccache, target, mutual, false)
+    }
+
+    /// As [`Initiator::new`], but sending SPNEGO tokens, as HTTP clients do
+    /// (kerbsasl's HTTP tests only).
+    #[cfg(feature = "testing")]
+    pub fn spnego(ccache: &str, target: &str, mutual: bool) -> Result<Initiator, GssError> {
+        Self::with_mechanism(ccache, target, mutual, true)
+    }
+
+    fn with_mechanism(
+        ccache: &str,
+        target: &str,
+        mutual: bool,
+        spnego: bool,
+    ) -> Result<Initiator, GssError> {
         let mut flags = sys::GSS_C_INTEG_FLAG | sys::GSS_C_SEQUENCE_FLAG;
         if mutual {
             flags |= sys::GSS_C_MUTUAL_FLAG;
@@ -30,8 +48,9 @@ impl Initiator {
         Ok(Initiator {
             context: SecurityContext::new(),
             target: Name::krb5_principal(target)?,
-            cred: Credential::initiator(ccache)?,
+            cred: Credential::initiator(ccache, spnego)?,
             flags,
+            spnego,
             established: false,
         })
     }
@@ -57,7 +76,11 @@ impl Initiator {
                 self.cred.as_raw(),
                 self.context.raw_mut(),
                 self.target.as_raw(),
-                oid::krb5_mech(),
+                if self.spnego {
+                    oid::spnego_mech()
+                } else {
+                    oid::krb5_mech()
+                },
                 self.flags,
                 0,
                 std::ptr::null_mut(),
