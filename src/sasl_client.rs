@@ -12,6 +12,7 @@ pub struct SaslClient {
     /// The layer to choose and the buffer size to announce with it.
     layer: (Protection, u32),
     /// The server's offer, once received.
+    #[cfg(feature = "testing")]
     offer: Option<Vec<u8>>,
 }
 
@@ -24,22 +25,28 @@ impl SaslClient {
             initiator,
             authzid: Vec::new(),
             layer: (Protection::None, 0),
+            #[cfg(feature = "testing")]
             offer: None,
         })
     }
 
-    /// Chooses `protection` from the offer (which must include it), saying
-    /// it can receive protected messages of up to `max_buffer` bytes.
+    /// Tests only: chooses `protection` from the offer (which must include
+    /// it), saying it can receive protected messages of up to `max_buffer`
+    /// bytes.
+    #[cfg(feature = "testing")]
     pub fn with_layer(mut self, protection: Protection, max_buffer: u32) -> SaslClient {
         self.layer = (protection, max_buffer);
         self
     }
 
-    /// The unwrapped offer the server sent.
+    /// Tests only: the unwrapped offer the server sent.
+    #[cfg(feature = "testing")]
     pub fn offer(&self) -> Option<&[u8]> {
         self.offer.as_deref()
     }
 
+    /// Tests only: the authzid to send in the security-layer reply.
+    #[cfg(feature = "testing")]
     pub fn with_authzid(mut self, authzid: &str) -> SaslClient {
         self.authzid = authzid.as_bytes().to_vec();
         self
@@ -73,7 +80,10 @@ impl SaslClient {
         if offer.len() != 4 || offer[0] & bit == 0 {
             return Err(format!("unexpected security-layer offer {offer:02x?}"));
         }
-        self.offer = Some(offer);
+        #[cfg(feature = "testing")]
+        {
+            self.offer = Some(offer);
+        }
         let size = max_buffer.to_be_bytes();
         let mut reply = vec![bit, size[1], size[2], size[3]];
         reply.extend_from_slice(&self.authzid);
@@ -87,18 +97,22 @@ impl SaslClient {
             .map_err(|e| e.to_string())
     }
 
-    /// Protects data for the server, encrypted or not.
+    /// Tests only: protects data for the server, encrypted or not.
+    #[cfg(feature = "testing")]
     pub fn protect(&self, confidential: bool, message: &[u8]) -> Result<Vec<u8>, String> {
         self.initiator
             .wrap(confidential, message)
             .map_err(|e| e.to_string())
     }
 
-    /// Removes the server's protection; says whether it was encrypted.
+    /// Tests only: removes the server's protection; says whether it was
+    /// encrypted.
+    #[cfg(feature = "testing")]
     pub fn unprotect(&self, token: &[u8]) -> Result<(Vec<u8>, bool), String> {
         self.initiator.unwrap(token).map_err(|e| e.to_string())
     }
 
+    #[cfg(feature = "testing")]
     pub fn is_established(&self) -> bool {
         self.initiator.is_established()
     }

@@ -6,7 +6,7 @@ to target/debug/libkerbsasl.so. The same cases run against Debian's
 gssapiv2 where kerbsasl means to behave the same, and the results are
 compared.
 
-Run by tests/cyrus/run inside testrealm (see examples/testrealm.rs);
+Run by tests/cyrus/run inside testrealm (see tests/tools/testrealm.rs);
 WORKDIR holds the plugin directories, confs, slapd instances and logs.
 Prints one line per case and ends with "N passed, N failed".
 

@@ -251,4 +251,5 @@ static step_rc client_step(void *session, const tok *in, tok *out)
 const side_ops cyrus_client_ops = {client_init, client_fini, client_open, client_step,
                                    cyrus_close};
 
-const contender contender_cyrus = {"cyrus", &cyrus_server, &cyrus_client_ops};
+static const contender cyrus = {"cyrus", &cyrus_server, &cyrus_client_ops};
+BENCH_CONTENDER(cyrus)
