@@ -257,7 +257,11 @@ kerbsasl_result kerbsasl_http_authenticate(const kerbsasl_server *server,
  * Routes kerbsasl's log records to `callback` (process-wide). By default
  * nothing is logged anywhere. (A Rust program linking kerbsasl as a crate
  * also gets every record through the `log` crate, under its own logger
- * and level; kerbsasl never changes those.)
+ * and level; kerbsasl never changes those.) Loaded as a Mosquitto or
+ * Cyrus SASL plugin, libkerbsasl sends records to that host's log only
+ * if no callback is set when the plugin starts: a callback set with this
+ * function, before or after, wins, and the plugin never replaces or
+ * removes it.
  *
  * @param callback  receives records at `max_level` or more severe; NULL
  *        stops logging.

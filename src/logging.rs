@@ -11,10 +11,15 @@
 //! kerbsasl. Replacing it waits until every call of the old one has
 //! returned, so that the host may free what the old one used as soon as
 //! [`set_sink`] returns.
+//!
+//! The plugin entry points (Mosquitto's, Cyrus's) send records to their
+//! host's log only as a default ([`set_default_sink`]): a sink the host
+//! set itself, before or after loading the plugin, is never replaced or
+//! removed by the plugin.
 
 use std::cell::Cell;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -23,8 +28,21 @@ use std::time::Duration;
 pub type Sink = Box<dyn Fn(log::Level, &str, &str) + Send + Sync>;
 
 struct Installed {
+    id: SinkId,
     sink: Sink,
     max_level: log::LevelFilter,
+}
+
+/// Names one installation of a sink, so that a plugin removes its own
+/// sink only, never one a host installed since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkId(u64);
+
+impl SinkId {
+    fn next() -> SinkId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        SinkId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 static INSTALLED: RwLock<Option<Arc<Installed>>> = RwLock::new(None);
@@ -45,14 +63,61 @@ pub struct CalledFromSink;
 /// level of Off, removes it). Once this returns, the previous sink is never
 /// called again: calls of it in progress on other threads are waited for.
 pub fn set_sink(sink: Option<(Sink, log::LevelFilter)>) -> Result<(), CalledFromSink> {
+    let new = sink.map(|(sink, max_level)| installed(sink, max_level));
+    replace_if(new.flatten(), |_| true).map(drop)
+}
+
+/// Installs `sink` only if no sink is installed: what a plugin does with
+/// its host's log, so that a host's own sink (kerbsasl_set_log_callback)
+/// wins whenever it was set. Returns the id to remove it with, or None if
+/// a sink was already installed (nothing changed).
+pub fn set_default_sink(
+    sink: Sink,
+    max_level: log::LevelFilter,
+) -> Result<Option<SinkId>, CalledFromSink> {
+    let Some(new) = installed(sink, max_level) else {
+        return Ok(None);
+    };
+    let id = new.id;
+    let done = replace_if(Some(new), |current| current.is_none())?;
+    Ok(done.then_some(id))
+}
+
+/// Removes the sink `id` names if it is still the one installed (a host
+/// may have replaced it since), waiting for its calls as [`set_sink`] does.
+pub fn remove_sink(id: SinkId) -> Result<(), CalledFromSink> {
+    replace_if(None, |current| current.is_some_and(|i| i.id == id)).map(drop)
+}
+
+/// None for a level of Off: nothing to install.
+fn installed(sink: Sink, max_level: log::LevelFilter) -> Option<Arc<Installed>> {
+    (max_level != log::LevelFilter::Off).then(|| {
+        Arc::new(Installed {
+            id: SinkId::next(),
+            sink,
+            max_level,
+        })
+    })
+}
+
+/// Puts `new` in place of the installed sink if `condition` holds for it,
+/// then waits until the replaced one is no longer called. Says whether it
+/// replaced.
+fn replace_if(
+    new: Option<Arc<Installed>>,
+    condition: impl FnOnce(Option<&Installed>) -> bool,
+) -> Result<bool, CalledFromSink> {
     if IN_SINK.get() {
         return Err(CalledFromSink);
     }
-    let new = sink
-        .filter(|(_, max_level)| *max_level != log::LevelFilter::Off)
-        .map(|(sink, max_level)| Arc::new(Installed { sink, max_level }));
     let old = {
         let mut slot = INSTALLED.write().unwrap_or_else(PoisonError::into_inner);
+        if !condition(slot.as_deref()) {
+            drop(slot);
+            // Dropped without the lock: a sink may own host data.
+            drop(new);
+            return Ok(false);
+        }
         let level = new.as_ref().map_or(log::LevelFilter::Off, |i| i.max_level);
         MAX_LEVEL.store(level as usize, Ordering::Relaxed);
         std::mem::replace(&mut *slot, new)
@@ -62,7 +127,7 @@ pub fn set_sink(sink: Option<(Sink, log::LevelFilter)>) -> Result<(), CalledFrom
     if let Some(old) = old {
         wait_until_unused(old);
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Drops `old` once this is its last reference. The sink's calls are
@@ -180,6 +245,42 @@ mod tests {
         set_sink(None).unwrap();
         assert_eq!(*SEEN.lock().unwrap(), ["outer"]);
         assert_eq!(*REPLACED.lock().unwrap(), Some(Err(CalledFromSink)));
+    }
+
+    #[test]
+    fn a_default_sink_never_displaces_or_removes_another() {
+        let _serial = SERIAL.lock().unwrap();
+        static HOST: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        static PLUGIN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        // The host's sink first: the plugin's default is not installed.
+        set_sink(Some((collecting(&HOST), log::LevelFilter::Info))).unwrap();
+        assert_eq!(
+            set_default_sink(collecting(&PLUGIN), log::LevelFilter::Info),
+            Ok(None)
+        );
+        warning!("to the host");
+        // The plugin's first, then the host's: removing the plugin's own
+        // (at its unload) leaves the host's in place.
+        set_sink(None).unwrap();
+        let id = set_default_sink(collecting(&PLUGIN), log::LevelFilter::Info)
+            .unwrap()
+            .expect("installed when none is set");
+        warning!("to the plugin");
+        set_sink(Some((collecting(&HOST), log::LevelFilter::Info))).unwrap();
+        remove_sink(id).unwrap();
+        warning!("to the host again");
+        set_sink(None).unwrap();
+        // Alone, the plugin's sink is removed by its id.
+        let id = set_default_sink(collecting(&PLUGIN), log::LevelFilter::Info)
+            .unwrap()
+            .unwrap();
+        remove_sink(id).unwrap();
+        warning!("to nobody");
+        assert_eq!(
+            *HOST.lock().unwrap(),
+            ["WARN to the host", "WARN to the host again"]
+        );
+        assert_eq!(*PLUGIN.lock().unwrap(), ["WARN to the plugin"]);
     }
 
     #[test]

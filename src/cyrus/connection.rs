@@ -129,17 +129,22 @@ impl Connection {
     /// Feeds the client's next message; the first one starts the
     /// handshake under `policy`.
     pub fn step(&self, input: &[u8], policy: LayerPolicy) -> Result<Progress, Failure> {
+        // The step runs without the lock: it logs, which calls the host.
+        let taken = self.inner().session.take();
+        let (session, step) = match taken {
+            Some(mut session) => {
+                let step = session.step(input);
+                (Some(session), step)
+            }
+            None => match self.server.start_with_layers(policy, input) {
+                Ok((session, step)) => (Some(session), Ok(step)),
+                Err(e) => (None, Err(e)),
+            },
+        };
         let mut guard = self.inner();
         let inner = &mut *guard;
-        let step = match &mut inner.session {
-            Some(session) => session.step(input)?,
-            None => {
-                let (session, step) = self.server.start_with_layers(policy, input)?;
-                inner.session = Some(session);
-                step
-            }
-        };
-        match step {
+        inner.session = session;
+        match step? {
             Step::Continue(token) => {
                 inner.step_output = token;
                 Ok(Progress::Continue(Lent::of(&inner.step_output)))

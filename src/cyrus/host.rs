@@ -5,10 +5,12 @@
 use super::sys::{
     SASL_LOG_DEBUG, SASL_LOG_ERR, SASL_LOG_NOTE, SASL_LOG_TRACE, SASL_LOG_WARN, SaslUtils,
 };
-use crate::ffi::{c_string, kerbsasl_log_level, kerbsasl_set_log_callback};
+use crate::ffi::c_string;
+use crate::logging::{self, SinkId};
 use std::cell::Cell;
-use std::ffi::{CStr, c_char, c_int, c_void};
+use std::ffi::{CStr, c_char, c_int};
 use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// The plugin name passed to getopt callbacks, as gssapiv2 passes it.
 const PLUGIN_NAME: &CStr = c"GSSAPI";
@@ -92,6 +94,9 @@ impl Host {
 /// call; libsasl2 frees them after mech_free.
 static GLOBAL: AtomicPtr<SaslUtils> = AtomicPtr::new(std::ptr::null_mut());
 
+/// The plugin's sink, while it is installed.
+static ROUTING: Mutex<Option<SinkId>> = Mutex::new(None);
+
 thread_local! {
     /// The utilities of the connection this thread is serving.
     static CURRENT: Cell<*const SaslUtils> = const { Cell::new(std::ptr::null()) };
@@ -117,28 +122,39 @@ impl Drop for CallScope {
     }
 }
 
-/// Routes kerbsasl's log records to libsasl2, at info level and above.
+/// Routes kerbsasl's log records, at info level and above, to libsasl2's
+/// log (the application's SASL_CB_LOG callback), unless the process has a
+/// sink of its own (kerbsasl_set_log_callback), which stays.
 pub fn route_logs(global: Host) {
     GLOBAL.store(global.0.cast_mut(), Ordering::Release);
-    kerbsasl_set_log_callback(
-        Some(forward),
-        std::ptr::null_mut(),
-        kerbsasl_log_level::KERBSASL_LOG_INFO as u32,
-    );
+    let mut routing = routing();
+    if routing.is_some() {
+        // Already ours (libsasl2 initialised again without mech_free).
+        return;
+    }
+    let sink: logging::Sink = Box::new(|level, _target, message| forward(level, message));
+    // plug_init never runs inside a sink call.
+    *routing = logging::set_default_sink(sink, log::LevelFilter::Info)
+        .ok()
+        .flatten();
 }
 
-/// Stops the routing before libsasl2 frees its utilities.
+/// Stops the routing before libsasl2 frees its utilities; a sink the host
+/// installed since is left alone.
 pub fn stop_routing_logs() {
-    kerbsasl_set_log_callback(None, std::ptr::null_mut(), 0);
+    let ours = routing().take();
+    if let Some(id) = ours {
+        // Waits for records in flight, which may use GLOBAL.
+        let _ = logging::remove_sink(id);
+    }
     GLOBAL.store(std::ptr::null_mut(), Ordering::Release);
 }
 
-unsafe extern "C" fn forward(
-    _userdata: *mut c_void,
-    level: u32,
-    _target: *const c_char,
-    message: *const c_char,
-) {
+fn routing() -> MutexGuard<'static, Option<SinkId>> {
+    ROUTING.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn forward(level: log::Level, message: &str) {
     let current = CURRENT.with(Cell::get);
     let utils = if current.is_null() {
         GLOBAL.load(Ordering::Acquire).cast_const()
@@ -150,14 +166,16 @@ unsafe extern "C" fn forward(
     let Some(host) = (unsafe { Host::new(utils) }) else {
         return;
     };
-    let level = match level {
-        1 => SASL_LOG_ERR,
-        2 => SASL_LOG_WARN,
-        3 => SASL_LOG_NOTE,
-        4 => SASL_LOG_DEBUG,
-        _ => SASL_LOG_TRACE,
-    };
-    // SAFETY: kerbsasl passes a NUL-terminated message valid for the call.
-    let message = unsafe { CStr::from_ptr(message) }.to_string_lossy();
-    host.log(level, &message);
+    host.log(sasl_log_level(level), message);
+}
+
+/// libsasl2's log level for one of kerbsasl's records.
+fn sasl_log_level(level: log::Level) -> c_int {
+    match level {
+        log::Level::Error => SASL_LOG_ERR,
+        log::Level::Warn => SASL_LOG_WARN,
+        log::Level::Info => SASL_LOG_NOTE,
+        log::Level::Debug => SASL_LOG_DEBUG,
+        log::Level::Trace => SASL_LOG_TRACE,
+    }
 }

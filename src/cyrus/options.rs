@@ -70,8 +70,8 @@ pub fn server_for_connection(
         return server_for(with_defaults(read(lookup), service, server_fqdn)?);
     }
     let (service_key, host_key) = (service.unwrap_or(""), server_fqdn.unwrap_or(""));
-    let options = {
-        let mut shared = shared();
+    let known = {
+        let shared = shared();
         if let Some((_, _, server)) = shared
             .by_host
             .iter()
@@ -79,7 +79,16 @@ pub fn server_for_connection(
         {
             return Ok(server.clone());
         }
-        shared.options.get_or_insert_with(|| read(lookup)).clone()
+        shared.options.clone()
+    };
+    // Read without the lock: getopt may run the application's callback.
+    // Connections that race here read the same answers; the first kept wins.
+    let options = match known {
+        Some(options) => options,
+        None => {
+            let read = read(lookup);
+            shared().options.get_or_insert(read).clone()
+        }
     };
     let server = server_for(with_defaults(options, service, server_fqdn)?)?;
     let mut shared = shared();
@@ -211,8 +220,10 @@ impl Drop for Building<'_> {
 /// Drops the options read and every cached server (libsasl2 is shutting
 /// the plugin down). Connections still open keep what they use.
 pub fn forget_servers() {
-    *shared() = Shared::default();
-    servers().take();
+    // Servers are dropped (MIT calls, log records) after the locks.
+    let shared = std::mem::take(&mut *shared());
+    let servers = servers().take();
+    drop((shared, servers));
 }
 
 fn servers() -> MutexGuard<'static, Option<HashMap<Options, Slot>>> {

@@ -25,7 +25,6 @@ pub(crate) use plugin::PluginOptions;
 use plugin::{Outcome, Plugin};
 use std::ffi::{CStr, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Once;
 
 /// What userdata points at: the instance and its registration handle.
 struct Instance {
@@ -209,16 +208,16 @@ fn report(message: &str) {
 }
 
 /// Sends kerbsasl's own records (keytab reloads, replay cache warnings) to
-/// the broker's log, once per process.
+/// the broker's log, unless a sink is already set: the first instance's
+/// (with per_listener_settings, one broker log serves every instance), or
+/// one the process set with kerbsasl_set_log_callback, which stays.
 fn route_logs(broker: Broker) {
-    static ROUTED: Once = Once::new();
-    ROUTED.call_once(|| {
-        let sink: logging::Sink = Box::new(move |level, _target, message| {
-            broker.log(broker::log_level(level), &format!("kerbsasl: {message}"));
-        });
-        // Plugin init never runs inside a sink call.
-        let _ = logging::set_sink(Some((sink, log::LevelFilter::Info)));
+    let sink: logging::Sink = Box::new(move |level, _target, message| {
+        broker.log(broker::log_level(level), &format!("kerbsasl: {message}"));
     });
+    // Plugin init never runs inside a sink call. The broker's log lives as
+    // long as the process: the sink is never removed.
+    let _ = logging::set_default_sink(sink, log::LevelFilter::Info);
 }
 
 /// The one callback for every event; a panic here denies the client
