@@ -94,14 +94,14 @@ static void server_step_arguments(const kerbsasl_server *server)
     kerbsasl_result code = kerbsasl_server_step(NULL, NULL, 0, &out, &out_len);
     check_invalid("server_step: session NULL", code, f, "session is NULL");
 
-    sasl_client *client = client_new(NULL, fixture_service(), 1, NULL);
+    gss_test_client *client = client_new(NULL, fixture_service(), 1, NULL);
     kerbsasl_session *session = NULL;
     uint8_t *token = client_initial(client, &len);
     code = kerbsasl_server_start(server, token, len, &session, &out, &out_len);
     free(token);
     if (!check_result("server_step: start a session", code, KERBSASL_CONTINUE,
                       kerbsasl_last_error(), NULL)) {
-        sasl_client_free(client);
+        gss_test_client_free(client);
         return;
     }
     uint8_t *reply = client_respond(client, out, out_len, &len); /* empty */
@@ -127,7 +127,7 @@ static void server_step_arguments(const kerbsasl_server *server)
                      KERBSASL_OK, kerbsasl_session_error(session), NULL);
     }
     kerbsasl_dispose(session);
-    sasl_client_free(client);
+    gss_test_client_free(client);
 }
 
 /* Functions that take only a session or server: NULL is harmless. */

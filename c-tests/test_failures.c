@@ -46,9 +46,9 @@ static uint32_t start_fails(const kerbsasl_server *server, const uint8_t *token,
 /* Gets alice's initial token for `target` (malloc'd). */
 static uint8_t *alice_token(const char *target, int mutual, size_t *len)
 {
-    sasl_client *client = client_new(NULL, target, mutual, NULL);
+    gss_test_client *client = client_new(NULL, target, mutual, NULL);
     uint8_t *token = client_initial(client, len);
-    sasl_client_free(client);
+    gss_test_client_free(client);
     return token;
 }
 
@@ -63,7 +63,7 @@ static kerbsasl_result start(const kerbsasl_server *server, const uint8_t *token
 
 /* Runs a whole handshake expecting a failure: returns its code and copies
  * its message to `message`. */
-static uint32_t handshake_fails(const kerbsasl_server *server, sasl_client *client,
+static uint32_t handshake_fails(const kerbsasl_server *server, gss_test_client *client,
                                 char *message, size_t len)
 {
     handshake h;
@@ -75,7 +75,7 @@ static uint32_t handshake_fails(const kerbsasl_server *server, sasl_client *clie
 
 /* Takes a session with alice's `client` to the point where the client's
  * security-layer reply is due; NULL (and a failed check) otherwise. */
-static kerbsasl_session *until_offer(const kerbsasl_server *server, sasl_client *client,
+static kerbsasl_session *until_offer(const kerbsasl_server *server, gss_test_client *client,
                                      const char *name)
 {
     kerbsasl_session *session = NULL;
@@ -318,7 +318,7 @@ static void bad_layer_choices(void)
     };
     kerbsasl_server *server = default_server(NULL);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        sasl_client *client = client_new(NULL, fixture_service(), 1, NULL);
+        gss_test_client *client = client_new(NULL, fixture_service(), 1, NULL);
         kerbsasl_session *session = until_offer(server, client, cases[i].name);
         if (session != NULL) {
             size_t len;
@@ -329,7 +329,7 @@ static void bad_layer_choices(void)
             free(reply);
             kerbsasl_dispose(session);
         }
-        sasl_client_free(client);
+        gss_test_client_free(client);
     }
     kerbsasl_server_free(server);
 }
@@ -338,18 +338,18 @@ static void bad_layer_choices(void)
 static void foreign_layer_replies(void)
 {
     kerbsasl_server *server = default_server(NULL);
-    sasl_client *client = client_new(NULL, fixture_service(), 1, NULL);
+    gss_test_client *client = client_new(NULL, fixture_service(), 1, NULL);
     kerbsasl_session *session = until_offer(server, client, "unwrapped reply");
     static const uint8_t plain[4] = {0x01, 0x00, 0x00, 0x00};
     if (session != NULL)
         check_result("unwrapped reply", step(session, plain, sizeof plain), KERBSASL_BAD_TOKEN,
                      why, "not a valid wrap token", NULL);
     kerbsasl_dispose(session);
-    sasl_client_free(client);
+    gss_test_client_free(client);
 
     /* Wrapped correctly, but by another client's context. */
-    sasl_client *mine = client_new(NULL, fixture_service(), 1, NULL);
-    sasl_client *theirs = client_new(NULL, fixture_service(), 1, NULL);
+    gss_test_client *mine = client_new(NULL, fixture_service(), 1, NULL);
+    gss_test_client *theirs = client_new(NULL, fixture_service(), 1, NULL);
     session = until_offer(server, mine, "reply wrapped by another session");
     kerbsasl_session *other = until_offer(server, theirs, "reply wrapped by another session");
     if (session != NULL && other != NULL) {
@@ -362,8 +362,8 @@ static void foreign_layer_replies(void)
     }
     kerbsasl_dispose(session);
     kerbsasl_dispose(other);
-    sasl_client_free(mine);
-    sasl_client_free(theirs);
+    gss_test_client_free(mine);
+    gss_test_client_free(theirs);
     kerbsasl_server_free(server);
 }
 
@@ -398,7 +398,7 @@ static void non_empty_reply_after_ap_rep(void)
 static void step_after_ok(void)
 {
     kerbsasl_server *server = default_server(NULL);
-    sasl_client *client = client_new(NULL, fixture_service(), 1, NULL);
+    gss_test_client *client = client_new(NULL, fixture_service(), 1, NULL);
     handshake h;
     handshake_run(&h, server, client);
     if (check_result("step after OK: handshake", h.code, KERBSASL_OK, h.message, NULL)) {
@@ -412,7 +412,7 @@ static void step_after_ok(void)
                      kerbsasl_session_principal(h.session), "alice@KERBSASL.TEST");
     }
     handshake_end(&h);
-    sasl_client_free(client);
+    gss_test_client_free(client);
     kerbsasl_server_free(server);
 }
 
@@ -420,18 +420,18 @@ static void authorization_denied(void)
 {
     char message[1024], listed[] = "OTHER.TEST, THIRD.TEST";
     kerbsasl_server *server = default_server(NULL);
-    sasl_client *client = client_new(NULL, fixture_service(), 1, "bob@KERBSASL.TEST");
+    gss_test_client *client = client_new(NULL, fixture_service(), 1, "bob@KERBSASL.TEST");
     check_result("authzid mismatch", handshake_fails(server, client, message, sizeof message),
                  KERBSASL_AUTHZ_DENIED, message, "alice@KERBSASL.TEST", "\"bob@KERBSASL.TEST\"",
                  "not its own identity", NULL);
-    sasl_client_free(client);
+    gss_test_client_free(client);
     kerbsasl_server_free(server);
 
     server = default_server("authzid", "reject", NULL);
     client = client_new(NULL, fixture_service(), 1, "alice@KERBSASL.TEST");
     check_result("authzid = reject", handshake_fails(server, client, message, sizeof message),
                  KERBSASL_AUTHZ_DENIED, message, "authzid = reject", NULL);
-    sasl_client_free(client);
+    gss_test_client_free(client);
     kerbsasl_server_free(server);
 
     server = default_server("allowed_realms", listed, NULL);
@@ -452,7 +452,7 @@ static void authorization_denied(void)
     check_result("auth_to_local without a rule",
                  handshake_fails(server, client, message, sizeof message), KERBSASL_AUTHZ_DENIED,
                  message, "eve/ops@KERBSASL.TEST", "auth_to_local", NULL);
-    sasl_client_free(client);
+    gss_test_client_free(client);
     kerbsasl_server_free(server);
 }
 

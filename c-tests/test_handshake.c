@@ -16,7 +16,7 @@ static char alice[128]; /* "alice@KERBSASL.TEST" */
 
 /* Runs a handshake to OK; reports a failure and returns 0 otherwise. */
 static int handshake_ok(const char *name, handshake *h, const kerbsasl_server *server,
-                        sasl_client *client)
+                        gss_test_client *client)
 {
     handshake_run(h, server, client);
     if (check_result(name, h->code, KERBSASL_OK, h->message, NULL))
@@ -27,7 +27,7 @@ static int handshake_ok(const char *name, handshake *h, const kerbsasl_server *s
 
 /* One turn: the client answers the server's last output, which `out`
  * then points at again. */
-static kerbsasl_result turn(sasl_client *client, kerbsasl_session *session,
+static kerbsasl_result turn(gss_test_client *client, kerbsasl_session *session,
                             const uint8_t **out, size_t *out_len)
 {
     size_t len;
@@ -70,12 +70,12 @@ static void expect_alice(const char *name, const kerbsasl_server *server, const 
                          const char *authzid, const char *username)
 {
     handshake h;
-    sasl_client *client = client_new(NULL, target, 1, authzid);
+    gss_test_client *client = client_new(NULL, target, 1, authzid);
     if (handshake_ok(name, &h, server, client)) {
         check_identity(name, h.session, alice, username, authzid);
         handshake_end(&h);
     }
-    sasl_client_free(client);
+    gss_test_client_free(client);
 }
 
 /* Mutual auth: AP-REP, empty reply, offer, choice: three server calls,
@@ -83,7 +83,7 @@ static void expect_alice(const char *name, const kerbsasl_server *server, const 
 static void three_turns_with_mutual_auth(void)
 {
     kerbsasl_server *server = default_server(NULL);
-    sasl_client *client = client_new(NULL, fixture_service(), 1, NULL);
+    gss_test_client *client = client_new(NULL, fixture_service(), 1, NULL);
     kerbsasl_session *session = NULL;
     const uint8_t *out = NULL;
     size_t len, out_len = 0;
@@ -112,7 +112,7 @@ static void three_turns_with_mutual_auth(void)
 done:
     kerbsasl_dispose(session);
     kerbsasl_server_free(server);
-    sasl_client_free(client);
+    gss_test_client_free(client);
 }
 
 /* Without mutual auth there is no AP-REP: the offer comes at once. */
@@ -120,14 +120,14 @@ static void offer_at_once_without_mutual_auth(void)
 {
     handshake h;
     kerbsasl_server *server = default_server(NULL);
-    sasl_client *client = client_new(NULL, fixture_service(), 0, NULL);
+    gss_test_client *client = client_new(NULL, fixture_service(), 0, NULL);
     if (handshake_ok("no mutual auth: OK", &h, server, client)) {
         check(h.calls == 2, "no mutual auth: offer in the first turn (2 calls)", "%d calls",
               h.calls);
         check_identity("no mutual auth", h.session, alice, alice, NULL);
         handshake_end(&h);
     }
-    sasl_client_free(client);
+    gss_test_client_free(client);
     kerbsasl_server_free(server);
 }
 
@@ -217,13 +217,13 @@ static void username_mappings(void)
     fixture_add_user("ops/admin");
     fixture_kinit("ops/admin", ccache, sizeof ccache);
     snprintf(principal, sizeof principal, "ops/admin@%s", fixture_realm());
-    sasl_client *client = client_new(ccache, fixture_service(), 1, NULL);
+    gss_test_client *client = client_new(ccache, fixture_service(), 1, NULL);
     handshake h;
     if (handshake_ok("auth_to_local: ops/admin", &h, server, client)) {
         check_identity("auth_to_local: ops/admin", h.session, principal, "ops", NULL);
         handshake_end(&h);
     }
-    sasl_client_free(client);
+    gss_test_client_free(client);
     kerbsasl_server_free(server);
 }
 
@@ -231,7 +231,7 @@ static void username_mappings(void)
 static void interleaved_sessions(void)
 {
     kerbsasl_server *server = default_server(NULL);
-    sasl_client *clients[2];
+    gss_test_client *clients[2];
     kerbsasl_session *sessions[2] = {NULL, NULL};
     const uint8_t *out[2];
     size_t out_len[2], len;
@@ -258,13 +258,13 @@ static void interleaved_sessions(void)
                  alice);
     for (int i = 0; i < 2; i++) {
         kerbsasl_dispose(sessions[i]);
-        sasl_client_free(clients[i]);
+        gss_test_client_free(clients[i]);
     }
     kerbsasl_server_free(server);
 }
 
 /* Starts a session for `client` and takes it `turns` turns further. */
-static kerbsasl_result start_and_advance(const kerbsasl_server *server, sasl_client *client,
+static kerbsasl_result start_and_advance(const kerbsasl_server *server, gss_test_client *client,
                                          int turns, kerbsasl_session **session,
                                          const uint8_t **out, size_t *out_len)
 {
@@ -286,7 +286,7 @@ static void server_freed_while_sessions_open(void)
         {"server freed at the offer: session completes", "server freed at the offer: username"},
     };
     kerbsasl_server *server = default_server("strip_realm", "true", NULL);
-    sasl_client *clients[2];
+    gss_test_client *clients[2];
     kerbsasl_session *sessions[2] = {NULL, NULL};
     kerbsasl_result codes[2];
     const uint8_t *out[2];
@@ -303,7 +303,7 @@ static void server_freed_while_sessions_open(void)
                      NULL);
         check_string(names[i][1], kerbsasl_session_username(sessions[i]), "alice");
         kerbsasl_dispose(sessions[i]);
-        sasl_client_free(clients[i]);
+        gss_test_client_free(clients[i]);
     }
 }
 

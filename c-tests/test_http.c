@@ -154,9 +154,9 @@ static uint8_t *decode(const char *text, size_t *len)
 /* A header with a fresh token of alice's for `target` (malloc'd); the
  * client is kept in *client_out when that is not NULL. */
 static char *alice_header(const char *prefix, const char *target, int mutual, const char *suffix,
-                          sasl_client **client_out)
+                          gss_test_client **client_out)
 {
-    sasl_client *client = client_new(NULL, target, mutual, NULL);
+    gss_test_client *client = client_new(NULL, target, mutual, NULL);
     size_t len;
     uint8_t *token = client_initial(client, &len);
     char *header = encode(prefix, token, len, suffix);
@@ -164,14 +164,14 @@ static char *alice_header(const char *prefix, const char *target, int mutual, co
     if (client_out != NULL)
         *client_out = client;
     else
-        sasl_client_free(client);
+        gss_test_client_free(client);
     return header;
 }
 
 static void authenticates_with_mutual_token(void)
 {
     kerbsasl_server *server = default_server(NULL);
-    sasl_client *client;
+    gss_test_client *client;
     char *header = alice_header("Negotiate ", fixture_service(), 1, "", &client);
     round_result r;
     http_str(&r, server, header);
@@ -190,9 +190,9 @@ static void authenticates_with_mutual_token(void)
         if (check(ap_rep != NULL, "the mutual token is base64", "%s", r.www)) {
             uint8_t *reply;
             size_t reply_len;
-            int verified = sasl_client_respond(client, ap_rep, ap_rep_len, &reply, &reply_len);
+            int verified = gss_test_client_respond(client, ap_rep, ap_rep_len, &reply, &reply_len);
             check(verified == 0, "the client accepts the mutual token (AP-REP)", "%s",
-                  sasl_client_error(client));
+                  gss_test_client_error(client));
             if (verified == 0)
                 free(reply);
             free(ap_rep);
@@ -206,7 +206,7 @@ static void authenticates_with_mutual_token(void)
                      alice);
         kerbsasl_dispose(r.session);
     }
-    sasl_client_free(client);
+    gss_test_client_free(client);
     free(header);
 
     header = alice_header("Negotiate ", fixture_service(), 0, "", NULL);
@@ -401,14 +401,14 @@ static void *work(void *arg)
     worker *w = arg;
     char err[256];
     for (int i = 0; i < ROUNDS; i++) {
-        sasl_client *client = sasl_client_new(w->ccache, fixture_service(), 1, NULL, err,
-                                              sizeof err);
+        gss_test_client *client = gss_test_client_new(w->ccache, fixture_service(), 1, NULL, err,
+                                                      sizeof err);
         uint8_t *token;
         size_t len;
-        if (client == NULL || sasl_client_initial(client, &token, &len) != 0) {
+        if (client == NULL || gss_test_client_initial(client, &token, &len) != 0) {
             snprintf(w->failure, sizeof w->failure, "client: %s",
-                     client ? sasl_client_error(client) : err);
-            sasl_client_free(client);
+                     client ? gss_test_client_error(client) : err);
+            gss_test_client_free(client);
             return NULL;
         }
         char *header = encode("Negotiate ", token, len, "");
@@ -425,7 +425,7 @@ static void *work(void *arg)
             snprintf(w->failure, sizeof w->failure, "%s: %s", result_name(code),
                      code == KERBSASL_OK ? "wrong principal" : kerbsasl_last_error());
         kerbsasl_dispose(session);
-        sasl_client_free(client);
+        gss_test_client_free(client);
     }
     return NULL;
 }

@@ -87,12 +87,12 @@ static kerbsasl_server *noisy_server(void)
 static void run_handshake(const kerbsasl_server *server, uint32_t want)
 {
     handshake h;
-    sasl_client *client = client_new(NULL, fixture_service(), 1, NULL);
+    gss_test_client *client = client_new(NULL, fixture_service(), 1, NULL);
     handshake_run(&h, server, client);
     if (h.code != want)
         check(0, "fixture handshake", "%s: %s", result_name(h.code), h.message);
     handshake_end(&h);
-    sasl_client_free(client);
+    gss_test_client_free(client);
 }
 
 static void records_arrive(void *userdata)
@@ -109,7 +109,7 @@ static void records_arrive(void *userdata)
     /* A failed handshake is logged too. */
     const uint8_t *out;
     size_t out_len, len;
-    sasl_client *client = client_new(NULL, fixture_service(), 1, NULL);
+    gss_test_client *client = client_new(NULL, fixture_service(), 1, NULL);
     uint8_t *token = client_initial(client, &len);
     kerbsasl_session *session = NULL;
     if (kerbsasl_server_start(server, token, len, &session, &out, &out_len) ==
@@ -118,7 +118,7 @@ static void records_arrive(void *userdata)
     check_record("DEBUG: failed handshake", "handshake failed", KERBSASL_LOG_DEBUG, userdata);
     free(token);
     kerbsasl_dispose(session);
-    sasl_client_free(client);
+    gss_test_client_free(client);
     kerbsasl_server_free(server);
     check(dropped == 0, "records fit the test's buffer", "%zu dropped", dropped);
 }

@@ -85,8 +85,8 @@ static void *run_worker(void *arg)
     worker *w = arg;
     char err[512];
     while (!atomic_load(&stop)) {
-        sasl_client *client =
-            sasl_client_new(w->ccache, fixture_service(), 1, NULL, err, sizeof err);
+        gss_test_client *client =
+            gss_test_client_new(w->ccache, fixture_service(), 1, NULL, err, sizeof err);
         handshake h = {.code = CLIENT_FAILED};
         if (client != NULL)
             handshake_run(&h, w->server, client);
@@ -97,7 +97,7 @@ static void *run_worker(void *arg)
                      h.message);
         w->handshakes++;
         handshake_end(&h);
-        sasl_client_free(client);
+        gss_test_client_free(client);
     }
     return NULL;
 }

@@ -33,7 +33,8 @@ static uint32_t start(const kerbsasl_server *server, const uint8_t *token, size_
 }
 
 /* A client's initial token for `target`, and the client (freed by caller). */
-static uint8_t *initial(const char *target, const char *authzid, sasl_client **client, size_t *len)
+static uint8_t *initial(const char *target, const char *authzid, gss_test_client **client,
+                        size_t *len)
 {
     *client = client_new(NULL, target, 1, authzid);
     return client_initial(*client, len);
@@ -42,13 +43,13 @@ static uint8_t *initial(const char *target, const char *authzid, sasl_client **c
 static uint32_t whole(const kerbsasl_server *server, const char *target, const char *authzid)
 {
     handshake h;
-    sasl_client *client = client_new(NULL, target, 1, authzid);
+    gss_test_client *client = client_new(NULL, target, 1, authzid);
     handshake_run(&h, server, client);
     uint32_t code = h.code;
     if (code == KERBSASL_OK && kerbsasl_session_username(h.session) == NULL)
         code = KERBSASL_INTERNAL;
     handshake_end(&h);
-    sasl_client_free(client);
+    gss_test_client_free(client);
     return code;
 }
 
@@ -68,7 +69,7 @@ static uint32_t wrong_service(const kerbsasl_server *s) { return whole(s, other_
 /* Runs the initial token through `mangle` before starting. */
 static uint32_t mangled_start(const kerbsasl_server *server, size_t (*mangle)(uint8_t *, size_t))
 {
-    sasl_client *client;
+    gss_test_client *client;
     size_t len, out_len;
     uint8_t *token = initial(fixture_service(), NULL, &client, &len);
     len = mangle(token, len);
@@ -77,7 +78,7 @@ static uint32_t mangled_start(const kerbsasl_server *server, size_t (*mangle)(ui
     uint32_t code = start(server, token, len, &session, &out, &out_len);
     kerbsasl_dispose(session);
     free(token);
-    sasl_client_free(client);
+    gss_test_client_free(client);
     return code;
 }
 
@@ -97,7 +98,7 @@ static uint32_t garbage(const kerbsasl_server *s) { return mangled_start(s, garb
 
 static uint32_t replay(const kerbsasl_server *server)
 {
-    sasl_client *client;
+    gss_test_client *client;
     size_t len, out_len;
     uint8_t *token = initial(fixture_service(), NULL, &client, &len);
     kerbsasl_session *first, *second;
@@ -109,7 +110,7 @@ static uint32_t replay(const kerbsasl_server *server)
         code = KERBSASL_INTERNAL;
     kerbsasl_dispose(first);
     free(token);
-    sasl_client_free(client);
+    gss_test_client_free(client);
     return code;
 }
 
@@ -119,7 +120,7 @@ static uint32_t replay(const kerbsasl_server *server)
 static uint32_t at_offer(const kerbsasl_server *server, const uint8_t *reply, size_t reply_len,
                          const uint8_t *plain, size_t plain_len, int after_ap_rep)
 {
-    sasl_client *client;
+    gss_test_client *client;
     size_t len, out_len, wrapped_len;
     uint8_t *token = initial(fixture_service(), NULL, &client, &len);
     kerbsasl_session *session;
@@ -142,7 +143,7 @@ static uint32_t at_offer(const kerbsasl_server *server, const uint8_t *reply, si
         }
     }
     kerbsasl_dispose(session);
-    sasl_client_free(client);
+    gss_test_client_free(client);
     return code;
 }
 

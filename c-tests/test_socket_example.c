@@ -157,7 +157,7 @@ static void authenticates_alice(char **command)
     if (!example_start(&e, command, "example-ok.err"))
         return;
     int fd = connect_to(e.port);
-    sasl_client *client = client_new(NULL, fixture_service(), 1, NULL);
+    gss_test_client *client = client_new(NULL, fixture_service(), 1, NULL);
     size_t len, reply_len = 0;
     uint8_t *token = client_initial(client, &len), *reply = NULL;
     char kind;
@@ -178,7 +178,7 @@ static void authenticates_alice(char **command)
     free(reply);
     free(token);
     close(fd);
-    sasl_client_free(client);
+    gss_test_client_free(client);
     int status = example_finish(&e, rest, sizeof rest);
     read_stderr(&e, err, sizeof err);
     check(status == 0, "the example exits 0 after a success", "status %d; stderr: %.300s", status,

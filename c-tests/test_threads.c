@@ -47,7 +47,8 @@ static int one_handshake(worker *w)
 {
     char err[512];
     handshake h;
-    sasl_client *client = sasl_client_new(NULL, fixture_service(), 1, NULL, err, sizeof err);
+    gss_test_client *client =
+        gss_test_client_new(NULL, fixture_service(), 1, NULL, err, sizeof err);
     if (client == NULL) {
         if (w->first_failure[0] == '\0')
             snprintf(w->first_failure, sizeof w->first_failure, "client: %s", err);
@@ -60,7 +61,7 @@ static int one_handshake(worker *w)
         snprintf(w->first_failure, sizeof w->first_failure, "%s, username %s: %s",
                  result_name(h.code), username ? username : "(NULL)", h.message);
     handshake_end(&h);
-    sasl_client_free(client);
+    gss_test_client_free(client);
     return ok;
 }
 
@@ -109,7 +110,7 @@ static void shared_server(int per_thread, const char *replay_cache)
 
 typedef struct {
     kerbsasl_session *session;
-    sasl_client *client;
+    gss_test_client *client;
     const uint8_t *out;
     size_t out_len;
     kerbsasl_result code;
@@ -145,7 +146,7 @@ static void session_moves_between_threads(void)
     check_string("moved session: principal", kerbsasl_session_principal(m.session),
                  "alice@KERBSASL.TEST");
     kerbsasl_dispose(m.session);
-    sasl_client_free(m.client);
+    gss_test_client_free(m.client);
     kerbsasl_server_free(server);
 }
 
@@ -157,10 +158,10 @@ int main(int argc, char **argv)
         check_fatal("usage", "test_threads [HANDSHAKES_PER_THREAD > 0]");
     /* Get alice's service ticket once, so the workers don't all ask the
      * KDC for it and rewrite the ccache at the same moment. */
-    sasl_client *warm = client_new(NULL, fixture_service(), 1, NULL);
+    gss_test_client *warm = client_new(NULL, fixture_service(), 1, NULL);
     size_t len;
     free(client_initial(warm, &len));
-    sasl_client_free(warm);
+    gss_test_client_free(warm);
     shared_server(per_thread, argc > 2 ? argv[2] : NULL);
     session_moves_between_threads();
     return check_exit_status();

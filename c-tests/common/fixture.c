@@ -151,37 +151,37 @@ kerbsasl_server *default_server(const char *key, ...)
     return server;
 }
 
-sasl_client *client_new(const char *ccache, const char *target, int mutual,
-                        const char *authzid)
+gss_test_client *client_new(const char *ccache, const char *target, int mutual,
+                            const char *authzid)
 {
     char err[512];
-    sasl_client *client = sasl_client_new(ccache, target, mutual, authzid, err, sizeof err);
+    gss_test_client *client = gss_test_client_new(ccache, target, mutual, authzid, err, sizeof err);
     if (client == NULL)
         check_fatal("fixture", "client for %s: %s", target, err);
     return client;
 }
 
-uint8_t *client_initial(sasl_client *client, size_t *len)
+uint8_t *client_initial(gss_test_client *client, size_t *len)
 {
     uint8_t *token;
-    if (sasl_client_initial(client, &token, len) != 0)
-        check_fatal("fixture", "client initial token: %s", sasl_client_error(client));
+    if (gss_test_client_initial(client, &token, len) != 0)
+        check_fatal("fixture", "client initial token: %s", gss_test_client_error(client));
     return token;
 }
 
-uint8_t *client_respond(sasl_client *client, const uint8_t *in, size_t in_len, size_t *len)
+uint8_t *client_respond(gss_test_client *client, const uint8_t *in, size_t in_len, size_t *len)
 {
     uint8_t *token;
-    if (sasl_client_respond(client, in, in_len, &token, len) != 0)
-        check_fatal("fixture", "client reply: %s", sasl_client_error(client));
+    if (gss_test_client_respond(client, in, in_len, &token, len) != 0)
+        check_fatal("fixture", "client reply: %s", gss_test_client_error(client));
     return token;
 }
 
-uint8_t *client_wrap(sasl_client *client, const uint8_t *msg, size_t msg_len, size_t *len)
+uint8_t *client_wrap(gss_test_client *client, const uint8_t *msg, size_t msg_len, size_t *len)
 {
     uint8_t *token;
-    if (sasl_client_wrap(client, msg, msg_len, &token, len) != 0)
-        check_fatal("fixture", "client wrap: %s", sasl_client_error(client));
+    if (gss_test_client_wrap(client, msg, msg_len, &token, len) != 0)
+        check_fatal("fixture", "client wrap: %s", gss_test_client_error(client));
     return token;
 }
 
@@ -191,15 +191,15 @@ static void note_failure(handshake *h, const char *why)
     snprintf(h->message, sizeof h->message, "%s", why ? why : "(no message)");
 }
 
-void handshake_run(handshake *h, const kerbsasl_server *server, sasl_client *client)
+void handshake_run(handshake *h, const kerbsasl_server *server, gss_test_client *client)
 {
     const uint8_t *output = NULL;
     size_t output_len = 0, len;
     uint8_t *token;
     memset(h, 0, sizeof *h);
-    if (sasl_client_initial(client, &token, &len) != 0) {
+    if (gss_test_client_initial(client, &token, &len) != 0) {
         h->code = CLIENT_FAILED;
-        note_failure(h, sasl_client_error(client));
+        note_failure(h, gss_test_client_error(client));
         return;
     }
     h->code = kerbsasl_server_start(server, token, len, &h->session, &output, &output_len);
@@ -207,9 +207,9 @@ void handshake_run(handshake *h, const kerbsasl_server *server, sasl_client *cli
     free(token);
     /* Four turns is more than RFC 4752 ever needs. */
     while (h->code == KERBSASL_CONTINUE && h->calls < 4) {
-        if (sasl_client_respond(client, output, output_len, &token, &len) != 0) {
+        if (gss_test_client_respond(client, output, output_len, &token, &len) != 0) {
             h->code = CLIENT_FAILED;
-            note_failure(h, sasl_client_error(client));
+            note_failure(h, gss_test_client_error(client));
             return;
         }
         h->code = kerbsasl_server_step(h->session, token, len, &output, &output_len);

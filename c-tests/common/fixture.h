@@ -11,7 +11,7 @@
 
 #include "check.h"
 #include "kerbsasl.h"
-#include "sasl_client.h"
+#include "gss_test_client.h"
 
 /* Ends a NULL-terminated variadic list. */
 #define SENTINEL __attribute__((sentinel))
@@ -50,14 +50,14 @@ kerbsasl_server *default_server(const char *key, ...);
 
 /* A client of the test's own (fatal on failure). `ccache` NULL means
  * alice's (KRB5CCNAME); `authzid` may be NULL. */
-sasl_client *client_new(const char *ccache, const char *target, int mutual,
-                        const char *authzid);
+gss_test_client *client_new(const char *ccache, const char *target, int mutual,
+                            const char *authzid);
 
 /* Client tokens, malloc'd (free them); fatal if the client fails. */
-uint8_t *client_initial(sasl_client *client, size_t *len);
-uint8_t *client_respond(sasl_client *client, const uint8_t *in, size_t in_len,
+uint8_t *client_initial(gss_test_client *client, size_t *len);
+uint8_t *client_respond(gss_test_client *client, const uint8_t *in, size_t in_len,
                         size_t *len);
-uint8_t *client_wrap(sasl_client *client, const uint8_t *msg, size_t msg_len,
+uint8_t *client_wrap(gss_test_client *client, const uint8_t *msg, size_t msg_len,
                      size_t *len);
 
 /* One whole exchange, as a host would drive it. */
@@ -70,7 +70,7 @@ typedef struct {
 
 /* Runs start and steps until a result other than KERBSASL_CONTINUE.
  * Thread-safe (never fatal): client failures give CLIENT_FAILED. */
-void handshake_run(handshake *h, const kerbsasl_server *server, sasl_client *client);
+void handshake_run(handshake *h, const kerbsasl_server *server, gss_test_client *client);
 
 /* Disposes of the handshake's session. */
 void handshake_end(handshake *h);

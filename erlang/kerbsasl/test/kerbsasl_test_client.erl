@@ -1,4 +1,4 @@
-%% @doc Test only: a SASL GSSAPI client (c-tests/common/sasl_client.c over
+%% @doc Test only: a SASL GSSAPI client (c-tests/common/gss_test_client.c over
 %% MIT GSSAPI) that produces real initiator tokens from the ccache in
 %% KRB5CCNAME. Built by `make -C c_src test` next to this module's beam,
 %% never into priv/.

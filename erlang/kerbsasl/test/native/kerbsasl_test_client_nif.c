@@ -1,5 +1,5 @@
 /*
- * kerbsasl_test_client_nif: test-only NIF over c-tests/common/sasl_client.c,
+ * kerbsasl_test_client_nif: test-only NIF over c-tests/common/gss_test_client.c,
  * so that the EUnit suite feeds kerbsasl real initiator tokens from MIT
  * GSSAPI. Every function may read the ccache or ask the KDC for a service
  * ticket, so all run on dirty I/O schedulers.
@@ -20,13 +20,13 @@
 #include <malloc.h>
 #endif
 
-#include "sasl_client.h"
+#include "gss_test_client.h"
 
 /* `lock` because any process holding the term may call in; `client` is
  * not thread-safe. */
 typedef struct {
     ErlNifMutex *lock;
-    sasl_client *client;
+    gss_test_client *client;
 } client_resource;
 
 static ErlNifResourceType *client_type;
@@ -36,7 +36,7 @@ static void client_destructor(ErlNifEnv *env, void *object)
 {
     client_resource *resource = object;
     (void)env;
-    sasl_client_free(resource->client);
+    gss_test_client_free(resource->client);
     if (resource->lock != NULL)
         enif_mutex_destroy(resource->lock);
 }
@@ -88,11 +88,11 @@ static void free_if_set(void *pointer)
 }
 
 /* Stores a new client in a resource term ({ok, Client}), or frees it. */
-static ERL_NIF_TERM client_term(ErlNifEnv *env, sasl_client *client)
+static ERL_NIF_TERM client_term(ErlNifEnv *env, gss_test_client *client)
 {
     client_resource *resource = enif_alloc_resource(client_type, sizeof *resource);
     if (resource == NULL) {
-        sasl_client_free(client);
+        gss_test_client_free(client);
         return error_message(env, "out of memory");
     }
     resource->client = client;
@@ -120,8 +120,8 @@ static ERL_NIF_TERM new_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
         result = enif_make_badarg(env);
     } else {
         int mutual = enif_compare(argv[1], atom_true) == 0;
-        sasl_client *client = sasl_client_new(NULL, target, mutual,
-                                              authzid[0] ? authzid : NULL, err, sizeof err);
+        gss_test_client *client = gss_test_client_new(NULL, target, mutual,
+                                                      authzid[0] ? authzid : NULL, err, sizeof err);
         result = client != NULL ? client_term(env, client) : error_message(env, err);
     }
     free_if_set(target);
@@ -145,13 +145,13 @@ static ERL_NIF_TERM call(ErlNifEnv *env, const ERL_NIF_TERM argv[], call_kind ki
         return enif_make_badarg(env);
     enif_mutex_lock(resource->lock);
     if (kind == CALL_INITIAL)
-        rc = sasl_client_initial(resource->client, &out, &out_len);
+        rc = gss_test_client_initial(resource->client, &out, &out_len);
     else if (kind == CALL_RESPOND)
-        rc = sasl_client_respond(resource->client, input.data, input.size, &out, &out_len);
+        rc = gss_test_client_respond(resource->client, input.data, input.size, &out, &out_len);
     else
-        rc = sasl_client_wrap(resource->client, input.data, input.size, &out, &out_len);
+        rc = gss_test_client_wrap(resource->client, input.data, input.size, &out, &out_len);
     result = rc == 0 ? ok_token(env, out, out_len)
-                     : error_message(env, sasl_client_error(resource->client));
+                     : error_message(env, gss_test_client_error(resource->client));
     enif_mutex_unlock(resource->lock);
     return result;
 }

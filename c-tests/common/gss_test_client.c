@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-#include "sasl_client.h"
+#include "gss_test_client.h"
 
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct sasl_client {
+struct gss_test_client {
     gss_cred_id_t cred;
     gss_ctx_id_t context;
     gss_name_t target;
@@ -36,7 +36,7 @@ static void describe(OM_uint32 major, OM_uint32 minor, char *out, size_t len)
     }
 }
 
-static int fail(sasl_client *client, const char *what, OM_uint32 major, OM_uint32 minor)
+static int fail(gss_test_client *client, const char *what, OM_uint32 major, OM_uint32 minor)
 {
     char detail[400];
     describe(major, minor, detail, sizeof detail);
@@ -45,7 +45,7 @@ static int fail(sasl_client *client, const char *what, OM_uint32 major, OM_uint3
 }
 
 /* Copies a GSSAPI buffer into malloc'd memory and releases it. */
-static int take(sasl_client *client, gss_buffer_t buffer, uint8_t **out, size_t *out_len)
+static int take(gss_test_client *client, gss_buffer_t buffer, uint8_t **out, size_t *out_len)
 {
     OM_uint32 ignored;
     *out_len = buffer->length;
@@ -61,11 +61,11 @@ static int take(sasl_client *client, gss_buffer_t buffer, uint8_t **out, size_t 
     return 0;
 }
 
-sasl_client *sasl_client_new(const char *ccache, const char *target, int mutual,
-                             const char *authzid, char *err, size_t err_len)
+gss_test_client *gss_test_client_new(const char *ccache, const char *target, int mutual,
+                                     const char *authzid, char *err, size_t err_len)
 {
     OM_uint32 major, minor;
-    sasl_client *client = calloc(1, sizeof *client);
+    gss_test_client *client = calloc(1, sizeof *client);
     if (client == NULL) {
         snprintf(err, err_len, "out of memory");
         return NULL;
@@ -91,11 +91,11 @@ sasl_client *sasl_client_new(const char *ccache, const char *target, int mutual,
     return client;
 failed:
     snprintf(err, err_len, "%s", client->error);
-    sasl_client_free(client);
+    gss_test_client_free(client);
     return NULL;
 }
 
-static int step(sasl_client *client, gss_buffer_t input, uint8_t **out, size_t *out_len)
+static int step(gss_test_client *client, gss_buffer_t input, uint8_t **out, size_t *out_len)
 {
     OM_uint32 major, minor;
     gss_buffer_desc output = GSS_C_EMPTY_BUFFER;
@@ -108,13 +108,13 @@ static int step(sasl_client *client, gss_buffer_t input, uint8_t **out, size_t *
     return take(client, &output, out, out_len);
 }
 
-int sasl_client_initial(sasl_client *client, uint8_t **out, size_t *out_len)
+int gss_test_client_initial(gss_test_client *client, uint8_t **out, size_t *out_len)
 {
     return step(client, GSS_C_NO_BUFFER, out, out_len);
 }
 
-int sasl_client_wrap(sasl_client *client, const uint8_t *msg, size_t msg_len,
-                     uint8_t **out, size_t *out_len)
+int gss_test_client_wrap(gss_test_client *client, const uint8_t *msg, size_t msg_len,
+                         uint8_t **out, size_t *out_len)
 {
     OM_uint32 major, minor;
     gss_buffer_desc input = {msg_len, (void *)msg};
@@ -125,8 +125,8 @@ int sasl_client_wrap(sasl_client *client, const uint8_t *msg, size_t msg_len,
     return take(client, &output, out, out_len);
 }
 
-int sasl_client_respond(sasl_client *client, const uint8_t *in, size_t in_len,
-                        uint8_t **out, size_t *out_len)
+int gss_test_client_respond(gss_test_client *client, const uint8_t *in, size_t in_len,
+                            uint8_t **out, size_t *out_len)
 {
     OM_uint32 major, minor;
     if (!client->established) {
@@ -153,17 +153,17 @@ int sasl_client_respond(sasl_client *client, const uint8_t *in, size_t in_len,
     reply[0] = 0x01; /* no security layer, maximum size 0 */
     reply[1] = reply[2] = reply[3] = 0;
     memcpy(reply + 4, client->authzid, authzid_len);
-    int rc = sasl_client_wrap(client, reply, 4 + authzid_len, out, out_len);
+    int rc = gss_test_client_wrap(client, reply, 4 + authzid_len, out, out_len);
     free(reply);
     return rc;
 }
 
-const char *sasl_client_error(const sasl_client *client)
+const char *gss_test_client_error(const gss_test_client *client)
 {
     return client->error;
 }
 
-void sasl_client_free(sasl_client *client)
+void gss_test_client_free(gss_test_client *client)
 {
     OM_uint32 minor;
     if (client == NULL)
