@@ -24,8 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/check.h"
-#include "kerbsasl.h"
+#include "fixture.h"
 
 #define HOST "broker.kerbsasl.test"
 #define APP "sasl_auth"
@@ -39,27 +38,10 @@ static gss_cred_id_t client_cred = GSS_C_NO_CREDENTIAL;
 
 /* ---- setup --------------------------------------------------------------- */
 
-/* The realm c-tests/run started (this program cannot use fixture.c, whose
- * test client's names clash with libsasl2's). */
-static const char *realm_env(const char *name)
-{
-    const char *value = getenv(name);
-    if (value == NULL || value[0] == '\0')
-        check_fatal("setup", "%s is not set: run the C tests with c-tests/run", name);
-    return value;
-}
-
-static void realm_path(char *out, size_t len, const char *name)
-{
-    int used = snprintf(out, len, "%s/%s", realm_env("KERBSASL_TEST_DIR"), name);
-    if (used < 0 || (size_t)used >= len)
-        check_fatal("setup", "path for %s is too long", name);
-}
-
 static void write_conf(const char *extra)
 {
     char path[600], keytab[512];
-    realm_path(keytab, sizeof keytab, "mqtt.keytab");
+    fixture_path(keytab, sizeof keytab, "mqtt.keytab");
     snprintf(path, sizeof path, "%s/" APP ".conf", conf_dir);
     FILE *conf = fopen(path, "w");
     if (conf == NULL)
@@ -77,9 +59,9 @@ static void setup_dirs(void)
     Dl_info info;
     if (dladdr((void *)(size_t)kerbsasl_version, &info) == 0 || info.dli_fname == NULL)
         check_fatal("setup", "cannot find the loaded libkerbsasl");
-    realm_path(plugins, sizeof plugins, "cyrus-plugins");
-    realm_path(client_plugins, sizeof client_plugins, "cyrus-client-plugins");
-    realm_path(conf_dir, sizeof conf_dir, "cyrus-conf");
+    fixture_path(plugins, sizeof plugins, "cyrus-plugins");
+    fixture_path(client_plugins, sizeof client_plugins, "cyrus-client-plugins");
+    fixture_path(conf_dir, sizeof conf_dir, "cyrus-conf");
     snprintf(link, sizeof link, "%s/libkerbsasl.so", plugins);
     snprintf(client_link, sizeof client_link, "%s/libgssapiv2.so", client_plugins);
     if (mkdir(plugins, 0700) != 0 || mkdir(client_plugins, 0700) != 0 ||
@@ -143,16 +125,30 @@ typedef struct {
 
 static log_sink server_log = {PTHREAD_MUTEX_INITIALIZER, 0, ""};
 
-static int server_log_cb(void *context, int level, const char *message)
+static void note(log_sink *sink, const char *message)
 {
-    log_sink *sink = context;
-    (void)level;
     pthread_mutex_lock(&sink->lock);
     if (strstr(message, "kerbsasl server ready") != NULL)
         sink->ready_lines++;
     snprintf(sink->last, sizeof sink->last, "%s", message);
     pthread_mutex_unlock(&sink->lock);
+}
+
+static int server_log_cb(void *context, int level, const char *message)
+{
+    (void)level;
+    note(context, message);
     return SASL_OK;
+}
+
+/* What a host that set kerbsasl_set_log_callback itself receives. */
+static log_sink host_log = {PTHREAD_MUTEX_INITIALIZER, 0, ""};
+
+static void host_log_cb(void *userdata, uint32_t level, const char *target, const char *message)
+{
+    (void)level;
+    (void)target;
+    note(userdata, message);
 }
 
 /* Options from the application's getopt callback win over the conf file:
@@ -323,9 +319,7 @@ static int expect(const char *name, exchange *x, const setup *s, int want, const
 static void check_prop_string(const char *name, sasl_conn_t *conn, int prop, const char *want)
 {
     const void *value = NULL;
-    int rc = sasl_getprop(conn, prop, &value);
-    const char *got = rc == SASL_OK && value ? value : "(none)";
-    check(strcmp(got, want) == 0, name, "got %s, want %s", got, want);
+    check_string(name, sasl_getprop(conn, prop, &value) == SASL_OK ? value : NULL, want);
 }
 
 static void check_ssf(const char *name, sasl_conn_t *conn, sasl_ssf_t want)
@@ -523,7 +517,7 @@ static void options_from_the_application(void)
     exchange x;
     setup full = {.options = "kerbsasl_strip_realm=false"};
     char alice[128];
-    snprintf(alice, sizeof alice, "alice@%s", realm_env("KERBSASL_TEST_REALM"));
+    snprintf(alice, sizeof alice, "alice@%s", fixture_realm());
     if (expect("getopt kerbsasl_strip_realm=false: authenticated", &x, &full, SASL_OK, NULL))
         check_prop_string("kerbsasl_strip_realm=false: SASL_USERNAME is the principal", x.server,
                           SASL_USERNAME, alice);
@@ -621,10 +615,76 @@ static void bad_conf_file(void)
     close_exchange(&x);
 }
 
+/* An application's global getopt callback (what libsasl2 asks instead of
+ * the conf file) that runs a whole SASL exchange of its own the first time
+ * the plugin asks it something: the plugin must not call it under a lock
+ * that the nested exchange needs too. */
+static int nested_done, nested_rc = -1;
+static char nested_detail[1024];
+
+static int reentrant_getopt(void *context, const char *plugin, const char *option,
+                            const char **result, unsigned *len)
+{
+    static char keytab[512];
+    (void)context;
+    (void)plugin;
+    if (!nested_done && strncmp(option, "kerbsasl_", 9) == 0) {
+        exchange x;
+        setup s = {0};
+        nested_done = 1;
+        run_exchange(&x, &s);
+        nested_rc = x.server_rc;
+        snprintf(nested_detail, sizeof nested_detail, "%s", x.detail);
+        close_exchange(&x);
+    }
+    if (strcmp(option, "keytab") != 0)
+        return SASL_FAIL;
+    fixture_path(keytab, sizeof keytab, "mqtt.keytab");
+    *result = keytab;
+    if (len != NULL)
+        *len = (unsigned)strlen(keytab);
+    return SASL_OK;
+}
+
+static const sasl_callback_t reentrant_globals[] = {
+    {SASL_CB_GETOPT, SASL_CB(reentrant_getopt), NULL},
+    {SASL_CB_LIST_END, NULL, NULL},
+};
+
+/* A log callback the host sets itself (kerbsasl_set_log_callback) is never
+ * taken over by the plugin: set after libsasl2 loaded the plugin, it
+ * replaces the plugin's routing and outlives sasl_server_done; set before,
+ * the plugin leaves it alone. */
+static void host_log_callback_wins(void)
+{
+    exchange x;
+    setup s = {0};
+    kerbsasl_set_log_callback(host_log_cb, &host_log, KERBSASL_LOG_INFO);
+    sasl_server_done();
+    kerbsasl_server_free(default_server(NULL));
+    check(host_log.ready_lines == 1,
+          "a log callback set after the plugin loaded still gets records after sasl_server_done",
+          "%d \"kerbsasl server ready\" records, last: %s", host_log.ready_lines, host_log.last);
+
+    int sasl_log_before = server_log.ready_lines;
+    int rc = sasl_server_init(reentrant_globals, APP);
+    if (rc != SASL_OK)
+        check_fatal("restart", "sasl_server_init: %s", sasl_errstring(rc, NULL, NULL));
+    expect("restarted with the host's log callback set: authenticated", &x, &s, SASL_OK, NULL);
+    close_exchange(&x);
+    check(nested_done && nested_rc == SASL_OK,
+          "an application getopt callback may run an exchange of its own (no plugin lock held)",
+          "nested exchange: %s: %s", code_name(nested_rc), nested_detail);
+    check(host_log.ready_lines > 1 && server_log.ready_lines == sasl_log_before,
+          "a log callback set before libsasl2 loads the plugin keeps kerbsasl's records",
+          "%d to the callback, %d to the SASL log", host_log.ready_lines - 1,
+          server_log.ready_lines - sasl_log_before);
+    kerbsasl_set_log_callback(NULL, NULL, KERBSASL_LOG_OFF);
+}
+
 int main(int argc, char **argv)
 {
-    /* KRB5_CONFIG is what keeps MIT away from /etc/krb5.conf. */
-    realm_env("KRB5_CONFIG");
+    fixture_init();
     setup_dirs();
     acquire_client_cred();
     start_sasl();
@@ -643,6 +703,7 @@ int main(int argc, char **argv)
     threads(argc > 1 ? argv[1] : "");
     one_server_per_configuration();
     bad_conf_file();
+    host_log_callback_wins();
 
     OM_uint32 minor;
     gss_release_cred(&minor, &client_cred);

@@ -92,7 +92,8 @@ pub fn server_for_connection(
     };
     let server = server_for(with_defaults(options, service, server_fqdn)?)?;
     let mut shared = shared();
-    if shared.by_host.len() < MAX_CACHED {
+    let known = |(s, h, _): &(String, String, Server)| s == service_key && h == host_key;
+    if shared.by_host.len() < MAX_CACHED && !shared.by_host.iter().any(known) {
         shared.by_host.push((
             service_key.to_string(),
             host_key.to_string(),
