@@ -1,20 +1,23 @@
 //! Reads a Cyrus SASL application config (`<app>.conf`, e.g.
 //! /etc/sasl2/slapd.conf) the way libsasl2 2.1.28 does (lib/config.c):
 //! `key: value` lines, keys lowercased, the first of a repeated key wins.
-//! kerbsasl's keys there: Cyrus's `keytab` and `kerbsasl_<option>`.
+//! Which of its keys the plugin uses, and how, is the library's rule
+//! (`kerbsasl::preflight::cyrus_server_options`).
 
 use std::path::Path;
 
-pub const OPTION_PREFIX: &str = "kerbsasl_";
-
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CyrusConf {
-    /// kerbsasl options, in file order.
-    pub options: Vec<(String, String)>,
+    /// Every `key: value` libsasl2 keeps, in file order.
+    pub entries: Vec<(String, String)>,
     /// Lines that make libsasl2 refuse the whole file, as `file:line: why`.
     pub errors: Vec<String>,
-    /// Both `keytab` and `kerbsasl_keytab` are set (`kerbsasl_keytab` is used).
-    pub keytab_twice: bool,
+}
+
+impl CyrusConf {
+    pub fn has(&self, key: &str) -> bool {
+        self.entries.iter().any(|(k, _)| k == key)
+    }
 }
 
 pub fn read(path: &Path) -> Result<CyrusConf, String> {
@@ -25,8 +28,6 @@ pub fn read(path: &Path) -> Result<CyrusConf, String> {
 
 fn parse(name: &str, text: &str) -> CyrusConf {
     let mut conf = CyrusConf::default();
-    let mut seen: Vec<String> = Vec::new();
-    let mut cyrus_keytab = None;
     for (index, raw) in text.lines().enumerate() {
         let line = raw.trim_start();
         if line.is_empty() || line.starts_with('#') {
@@ -51,21 +52,8 @@ fn parse(name: &str, text: &str) -> CyrusConf {
             continue;
         }
         let key = key.to_ascii_lowercase();
-        if seen.contains(&key) {
-            continue;
-        }
-        seen.push(key.clone());
-        if key == "keytab" {
-            cyrus_keytab = Some(value.to_string());
-        } else if let Some(option) = key.strip_prefix(OPTION_PREFIX) {
-            conf.options.push((option.to_string(), value.to_string()));
-        }
-    }
-    if let Some(keytab) = cyrus_keytab {
-        if conf.options.iter().any(|(k, _)| k == "keytab") {
-            conf.keytab_twice = true;
-        } else {
-            conf.options.insert(0, ("keytab".to_string(), keytab));
+        if !conf.has(&key) {
+            conf.entries.push((key, value.to_string()));
         }
     }
     conf
@@ -75,8 +63,15 @@ fn parse(name: &str, text: &str) -> CyrusConf {
 mod tests {
     use super::*;
 
+    fn pairs(conf: &CyrusConf) -> Vec<(&str, &str)> {
+        conf.entries
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
     #[test]
-    fn reads_keytab_and_prefixed_options() {
+    fn keys_lowercased_values_trimmed_first_wins() {
         let conf = parse(
             "app.conf",
             "# comment\nmech_list: GSSAPI\nKeytab: /etc/k.keytab  \n\
@@ -84,11 +79,12 @@ mod tests {
              kerbsasl_strip_realm:true\n",
         );
         assert_eq!(
-            conf.options,
-            vec![
-                ("keytab".to_string(), "/etc/k.keytab".to_string()),
-                ("principal".to_string(), "ldap/h@R".to_string()),
-                ("strip_realm".to_string(), "true".to_string()),
+            pairs(&conf),
+            [
+                ("mech_list", "GSSAPI"),
+                ("keytab", "/etc/k.keytab"),
+                ("kerbsasl_principal", "ldap/h@R"),
+                ("kerbsasl_strip_realm", "true"),
             ]
         );
         assert!(conf.errors.is_empty());
@@ -100,12 +96,5 @@ mod tests {
         assert_eq!(conf.errors.len(), 2);
         assert!(conf.errors[0].starts_with("app.conf:1:"));
         assert!(conf.errors[1].contains("kerbsasl_authzid has no value"));
-    }
-
-    #[test]
-    fn kerbsasl_keytab_wins_over_cyrus_keytab() {
-        let conf = parse("app.conf", "keytab: /a\nkerbsasl_keytab: /b\n");
-        assert!(conf.keytab_twice);
-        assert_eq!(conf.options, vec![("keytab".to_string(), "/b".to_string())]);
     }
 }

@@ -4,7 +4,10 @@
 
 use crate::report::Line;
 use crate::{cyrus_conf, hints, mosquitto_conf};
-use kerbsasl::preflight::mosquitto_server_options;
+use kerbsasl::OPTION_KEYS;
+use kerbsasl::preflight::{
+    CYRUS_OPTION_PREFIX, cyrus_server_options, cyrus_unknown_keys, mosquitto_server_options,
+};
 use std::path::Path;
 
 /// One configuration to check.
@@ -115,7 +118,9 @@ pub fn from_mosquitto(
     Ok(targets)
 }
 
-/// The target of a Cyrus `<app>.conf`. Err: the file cannot be read.
+/// The target of a Cyrus `<app>.conf`: the options the plugin takes from
+/// it (the library's own rules and defaults), each -o as a `kerbsasl_KEY`
+/// line before the file's. Err: the file cannot be read.
 pub fn from_cyrus(path: &Path, overrides: &[(String, String)]) -> Result<Target, String> {
     let conf = cyrus_conf::read(path)?;
     let mut findings: Vec<Line> = conf
@@ -123,26 +128,54 @@ pub fn from_cyrus(path: &Path, overrides: &[(String, String)]) -> Result<Target,
         .iter()
         .map(|e| Line::fail("cyrus conf", e.clone(), hints::CYRUS_CONF))
         .collect();
-    if conf.keytab_twice {
+    if conf.has("keytab") && conf.has(&format!("{CYRUS_OPTION_PREFIX}keytab")) {
         findings.push(Line::warn(
             "cyrus conf",
             "both keytab and kerbsasl_keytab are set; kerbsasl_keytab is used",
             hints::CYRUS_KEYTAB_TWICE,
         ));
     }
-    let mut options = merge(conf.options, overrides);
-    if !options.iter().any(|(k, _)| k == "principal") {
+    let mut entries: Vec<(String, String)> = overrides
+        .iter()
+        .map(|(k, v)| (format!("{CYRUS_OPTION_PREFIX}{k}"), v.clone()))
+        .chain(conf.entries.iter().cloned())
+        .collect();
+    let unknown = cyrus_unknown_keys(&entries);
+    if !unknown.is_empty() {
+        findings.push(Line::fail(
+            "options",
+            format!(
+                "the plugin never reads {} (misspelt?); its keys: keytab, {}",
+                unknown.join(", "),
+                OPTION_KEYS
+                    .iter()
+                    .map(|k| format!("{CYRUS_OPTION_PREFIX}{k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            hints::OPTIONS,
+        ));
+    }
+    let principal = format!("{CYRUS_OPTION_PREFIX}principal");
+    if !entries.iter().any(|(k, _)| *k == principal) {
         findings.push(Line::ok(
             "principal",
             "kerbsasl_principal is not set, so the host's service@FQDN (from \
              sasl_server_new) is used: checking every key in the keytab instead (add \
              -o principal=SERVICE@FQDN to check that one)",
         ));
-        options.push(("principal".to_string(), "*".to_string()));
+        entries.push((principal, "*".to_string()));
     }
+    let options = match cyrus_server_options(&entries, None, None) {
+        Ok(options) => Some(options),
+        Err(e) => {
+            findings.push(Line::fail("options", e, hints::OPTIONS));
+            None
+        }
+    };
     Ok(Target {
         source: Some(path.display().to_string()),
-        options: Some(options),
+        options,
         findings,
     })
 }

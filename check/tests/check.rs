@@ -482,7 +482,7 @@ fn cyrus_conf_is_read_like_libsasl2() {
         "ok",
         "options",
         &[&format!(
-            "keytab={}, principal={SERVICE}, strip_realm=true",
+            "principal={SERVICE}, keytab={}, strip_realm=true, authzid=any",
             keytab(&realm)
         )],
     );
@@ -500,7 +500,75 @@ fn cyrus_conf_is_read_like_libsasl2() {
         "cyrus conf",
         &["slapd.conf:1: expected \"key: value\""],
     );
-    run.assert_line("FAIL", "options", &["unknown option \"colour\""]);
+    run.assert_line(
+        "FAIL",
+        "options",
+        &["the plugin never reads kerbsasl_colour (misspelt?)"],
+    );
+}
+
+/// The options are the plugin's own (the library's function the plugin
+/// uses): gssapiv2's defaults, which differ from the library's, and its
+/// precedence rules; -o acts as a kerbsasl_ line that comes first.
+#[test]
+fn cyrus_conf_gets_the_plugins_defaults() {
+    let realm = start();
+    let conf = realm.path("sasl_auth.conf");
+    std::fs::write(&conf, format!("keytab: {}\n", keytab(&realm))).unwrap();
+    let conf_arg = conf.display().to_string();
+    let run = check(&realm, &["--cyrus-conf", &conf_arg, "--online"]);
+    run.assert_code(0);
+    run.assert_line(
+        "ok",
+        "options",
+        &[&format!(
+            "principal=*, keytab={}, strip_realm=true, authzid=any",
+            keytab(&realm)
+        )],
+    );
+    // The realm stripped as the plugin strips it: the library's own
+    // default keeps it (the same keytab through -o below).
+    run.assert_line("ok", "self-test", &["username mqtt/broker.kerbsasl.test ("]);
+    let library = check(
+        &realm,
+        &[
+            "-o",
+            "principal=*",
+            "-o",
+            &format!("keytab={}", keytab(&realm)),
+            "--online",
+        ],
+    );
+    library.assert_line(
+        "ok",
+        "self-test",
+        &[&format!("username mqtt/broker.kerbsasl.test@{REALM} (")],
+    );
+
+    std::fs::write(
+        &conf,
+        format!(
+            "kerbsasl_keytab: {}\nkeytab: /nonexistent.keytab\nkerbsasl_auth_to_local: true\n\
+             kerbsasl_authzid: match\nkerbsasl_principal: {SERVICE}\n",
+            keytab(&realm)
+        ),
+    )
+    .unwrap();
+    let run = check(&realm, &["--cyrus-conf", &conf_arg, "-o", "authzid=reject"]);
+    run.assert_code(0);
+    run.assert_line(
+        "ok",
+        "options",
+        &[&format!(
+            "principal={SERVICE}, keytab={}, auth_to_local=true, authzid=reject",
+            keytab(&realm)
+        )],
+    );
+    run.assert_line(
+        "warn",
+        "cyrus conf",
+        &["both keytab and kerbsasl_keytab are set; kerbsasl_keytab is used"],
+    );
 }
 
 #[test]

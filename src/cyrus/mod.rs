@@ -13,6 +13,8 @@ mod host;
 mod options;
 mod sys;
 
+pub(crate) use options::{PREFIX as OPTION_PREFIX, server_options, unknown_keys};
+
 use connection::{Connection, Failure, Lent, Outcome, Progress};
 use host::{CallScope, Host};
 use options::Source;

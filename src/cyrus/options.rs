@@ -67,7 +67,7 @@ pub fn server_for_connection(
     server_fqdn: Option<&str>,
 ) -> Result<Server, Error> {
     if source == Source::Connection {
-        return server_for(with_defaults(read(lookup), service, server_fqdn)?);
+        return server_for(server_options(lookup, service, server_fqdn)?);
     }
     let (service_key, host_key) = (service.unwrap_or(""), server_fqdn.unwrap_or(""));
     let known = {
@@ -105,6 +105,30 @@ pub fn server_for_connection(
 
 fn shared() -> MutexGuard<'static, Shared> {
     SHARED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The server options the plugin takes from a configuration for a
+/// connection to `service` on `server_fqdn`: every rule of the plugin
+/// (which keys, which wins, its defaults), so that kerbsasl-check applies
+/// exactly these. `lookup` answers as getopt does (conf key to value).
+pub fn server_options(
+    lookup: impl Fn(&str) -> Option<String>,
+    service: Option<&str>,
+    server_fqdn: Option<&str>,
+) -> Result<Options, Error> {
+    with_defaults(read(lookup), service, server_fqdn)
+}
+
+/// The keys among `keys` that look like kerbsasl's (`kerbsasl_...`) but
+/// that the plugin never asks for: a misspelt key is otherwise ignored
+/// without a word.
+pub fn unknown_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    keys.into_iter()
+        .filter(|key| {
+            key.strip_prefix(PREFIX)
+                .is_some_and(|option| !OPTION_KEYS.contains(&option))
+        })
+        .collect()
 }
 
 /// The value of a kerbsasl option from `lookup` (conf key to value).
@@ -236,16 +260,8 @@ mod tests {
     use super::*;
     use crate::error::ErrorKind;
 
-    fn collect(
-        lookup: impl Fn(&str) -> Option<String>,
-        service: Option<&str>,
-        host: Option<&str>,
-    ) -> Result<Options, Error> {
-        with_defaults(read(lookup), service, host)
-    }
-
     fn collect_from(conf: &[(&str, &str)]) -> Result<Options, Error> {
-        collect(
+        server_options(
             |key| {
                 conf.iter()
                     .find(|(k, _)| *k == key)
@@ -302,13 +318,34 @@ mod tests {
     }
 
     #[test]
+    fn a_mapping_of_ones_own_replaces_strip_realm() {
+        let options = collect_from(&[("kerbsasl_auth_to_local", "true")]).unwrap();
+        assert!(!pairs(&options).iter().any(|(k, _)| *k == "strip_realm"));
+        let options = collect_from(&[("kerbsasl_authzid", "reject")]).unwrap();
+        assert!(pairs(&options).contains(&("authzid", "reject")));
+        assert!(!pairs(&options).contains(&("authzid", "any")));
+    }
+
+    #[test]
+    fn misspelt_keys_are_found() {
+        let keys = [
+            "keytab",
+            "mech_list",
+            "kerbsasl_principal",
+            "kerbsasl_strip_relm",
+            "kerbsasl_",
+        ];
+        assert_eq!(unknown_keys(keys), ["kerbsasl_strip_relm", "kerbsasl_"]);
+    }
+
+    #[test]
     fn needs_a_principal_or_a_host() {
-        let err = collect(|_| None, Some("ldap"), None).unwrap_err();
+        let err = server_options(|_| None, Some("ldap"), None).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
         assert!(err.message().contains("kerbsasl_principal"), "{err}");
-        assert!(collect(|_| None, Some(""), Some("h")).is_err());
+        assert!(server_options(|_| None, Some(""), Some("h")).is_err());
         assert!(
-            collect(
+            server_options(
                 |k| (k == "kerbsasl_principal").then(|| "*".to_string()),
                 None,
                 None

@@ -41,6 +41,34 @@ pub fn mosquitto_server_options(
         .collect())
 }
 
+/// The kerbsasl options the Cyrus SASL plugin takes from an `<app>.conf`
+/// (its `key: value` pairs as libsasl2 reads them: keys lowercased, the
+/// first of a repeated key kept) for a connection to `service` on
+/// `server_fqdn`, exactly as the plugin does: `keytab` or `kerbsasl_keytab`
+/// (which wins), the other `kerbsasl_<option>` keys, and the plugin's
+/// defaults (principal `service@server_fqdn`, strip_realm, authzid `any`).
+/// Err as the plugin fails (no principal and no service or host).
+pub fn cyrus_server_options(
+    conf: &[(String, String)],
+    service: Option<&str>,
+    server_fqdn: Option<&str>,
+) -> Result<Vec<(String, String)>, String> {
+    let lookup = |key: &str| conf.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    crate::cyrus::server_options(lookup, service, server_fqdn).map_err(|e| e.message().to_string())
+}
+
+/// The keys of an `<app>.conf` that look like kerbsasl's but that the
+/// Cyrus plugin never asks for (misspelt, so silently ignored).
+pub fn cyrus_unknown_keys(conf: &[(String, String)]) -> Vec<String> {
+    crate::cyrus::unknown_keys(conf.iter().map(|(k, _)| k.as_str()))
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The prefix of kerbsasl's keys in a Cyrus `<app>.conf`.
+pub const CYRUS_OPTION_PREFIX: &str = crate::cyrus::OPTION_PREFIX;
+
 /// The advice the library gives with its errors, for tools that explain
 /// the same problems.
 pub mod hints {
