@@ -3,12 +3,14 @@
 //!
 //! Layers, each calling only the ones below it:
 //! - the safe core: [`Config`], [`Server`], [`Session`], [`Identity`],
-//!   [`Error`], [`Server::http_authenticate`] with [`HttpAuth`], `logging`
+//!   [`Error`], security layers ([`Session::wrap`], [`SecurityLayer`]),
+//!   [`Server::http_authenticate`] with [`HttpAuth`], `logging`
 //!   (records go to the `log` crate and to a host's sink), and
 //!   [`preflight`], the checks behind `kerbsasl-check`;
 //! - `gss`: the only GSSAPI `unsafe`, RAII over MIT handles;
 //! - `ffi`: the `kerbsasl_*` C ABI (see include/kerbsasl.h);
-//! - `mosquitto`: the Mosquitto 2 plugin entry points, over the safe core.
+//! - `mosquitto`: the Mosquitto 2 plugin entry points, over the safe core;
+//! - `cyrus`: the Cyrus SASL server plugin entry point, over the safe core.
 
 // cbindgen renders include/kerbsasl.h from `ffi` only.
 /// cbindgen:ignore
