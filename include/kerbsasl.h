@@ -1,5 +1,6 @@
 /*
- * kerbsasl: the server side of SASL GSSAPI (Kerberos V5, RFC 4752).
+ * kerbsasl: the server side of SASL GSSAPI (Kerberos V5, RFC 4752) and of
+ * HTTP Negotiate (SPNEGO, RFC 4559).
  *
  * Usage: create one kerbsasl_server per configuration (kerbsasl_server_new)
  * and share it between threads. Per client: kerbsasl_server_start with the
@@ -7,6 +8,10 @@
  * result is KERBSASL_CONTINUE (sending *output to the client each time),
  * until KERBSASL_OK (read the identity with kerbsasl_session_username and
  * friends) or a failure; then kerbsasl_dispose.
+ *
+ * HTTP Negotiate (SPNEGO, RFC 4559): one kerbsasl_http_authenticate call
+ * per request with its Authorization header; answer 401 with the
+ * WWW-Authenticate value it gives unless it returns KERBSASL_OK.
  *
  * Ownership: kerbsasl never takes ownership of caller memory. Tokens and
  * strings it returns are borrowed from the handle that produced them and
@@ -146,8 +151,10 @@ typedef uint32_t kerbsasl_log_level;
 typedef struct kerbsasl_server kerbsasl_server;
 
 /**
- * One handshake with one client. Not thread-safe: use a session from one
- * thread at a time (it may move between threads).
+ * One handshake with one client, from kerbsasl_server_start, or an
+ * authenticated HTTP Negotiate request, from kerbsasl_http_authenticate.
+ * Not thread-safe: use a session from one thread at a time (it may move
+ * between threads).
  */
 typedef struct kerbsasl_session kerbsasl_session;
 
@@ -176,6 +183,64 @@ extern "C" {
  * Thread-safe: each thread has its own last error.
  */
 const char *kerbsasl_last_error(void);
+
+/**
+ * One HTTP Negotiate (RFC 4559) round on a configured server: checks the
+ * request's Authorization header, as Elasticsearch's Kerberos realm does.
+ * A client must lead with a Kerberos token (raw Kerberos V5 or SPNEGO);
+ * there is no second round.
+ *
+ * @param server  the server; not modified. Its options apply as for SASL:
+ *        principal ("*": any principal in the keytab), keytab,
+ *        strip_realm, auth_to_local, allowed_realms, replay_cache.
+ * @param authorization, authorization_len  the value of the request's
+ *        Authorization header (e.g. "Negotiate YIIC..."), not
+ *        NUL-terminated; NULL or length 0 when the request has none.
+ *        Borrowed for the call. The scheme is case-insensitive and
+ *        whitespace around the value and the token is ignored. Values
+ *        longer than 98304 bytes (a 64 KiB token in base64) are
+ *        KERBSASL_BAD_TOKEN.
+ * @param session_out  on KERBSASL_OK, receives a session holding the
+ *        identity (kerbsasl_session_principal, _username, _realm; no
+ *        authzid), to be disposed with kerbsasl_dispose; it is already
+ *        authenticated, so kerbsasl_server_step on it returns
+ *        KERBSASL_BAD_STATE. NULL after any other result.
+ * @param www_authenticate, www_authenticate_len  receive the value of the
+ *        WWW-Authenticate header to send, NUL-terminated (the length
+ *        excludes the NUL):
+ *        - on KERBSASL_OK, "Negotiate <base64 mutual-authentication
+ *          token>" to add to the 2xx response, owned by the session (valid
+ *          until its disposal); or NULL and 0 when there is no token;
+ *        - after any other result, the static string "Negotiate" (never
+ *          freed), for the 401 response.
+ * @return KERBSASL_OK (authenticated);
+ *         KERBSASL_CONTINUE (no Negotiate credentials in the request: no
+ *         header, another scheme such as Basic, or a bare "Negotiate":
+ *         answer 401 with WWW-Authenticate: Negotiate);
+ *         KERBSASL_BAD_TOKEN (bad base64, an empty or oversized token,
+ *         NTLM, a SPNEGO token that does not lead with Kerberos, a
+ *         malformed Kerberos token);
+ *         KERBSASL_AUTH_FAILED (Kerberos rejected the ticket: wrong
+ *         service, expired, clock skew, replay, unknown kvno);
+ *         KERBSASL_AUTHZ_DENIED (realm not allowed, unmappable name);
+ *         KERBSASL_CONFIG (keytab or replay cache unusable);
+ *         KERBSASL_INVALID_ARGUMENT (a NULL server, session_out,
+ *         www_authenticate or www_authenticate_len, or a NULL
+ *         authorization with a non-zero length); KERBSASL_INTERNAL.
+ *         After a failure kerbsasl_last_error() says why; answer 401.
+ * Thread-safe: any number of threads may call this on one server at once
+ * (like kerbsasl_server_start, it may block briefly on the replay cache
+ * file).
+ *
+ * # Safety
+ * Non-NULL pointers must be valid as described above.
+ */
+kerbsasl_result kerbsasl_http_authenticate(const kerbsasl_server *server,
+                                           const char *authorization,
+                                           size_t authorization_len,
+                                           kerbsasl_session **session_out,
+                                           const char **www_authenticate,
+                                           size_t *www_authenticate_len);
 
 /**
  * Routes kerbsasl's log records to `callback` (process-wide). By default
@@ -305,7 +370,8 @@ kerbsasl_result kerbsasl_server_start(const kerbsasl_server *server,
  *         KERBSASL_BAD_TOKEN (a non-empty reply to the AP-REP, a reply not
  *         wrapped by this session, a layer that was not offered, a bad
  *         authzid); KERBSASL_AUTHZ_DENIED (authzid not allowed);
- *         KERBSASL_BAD_STATE (the handshake already succeeded or failed);
+ *         KERBSASL_BAD_STATE (the handshake already succeeded or failed,
+ *         or the session came from kerbsasl_http_authenticate);
  *         KERBSASL_INVALID_ARGUMENT; KERBSASL_INTERNAL.
  *         After a failure the session stays valid for
  *         kerbsasl_session_error() and must still be disposed; every later
@@ -322,8 +388,10 @@ kerbsasl_result kerbsasl_server_step(kerbsasl_session *session,
                                      size_t *output_len);
 
 /**
- * Ends a session (finished, failed or abandoned mid-handshake) and frees
- * everything it owns, including the strings and tokens it lent out.
+ * Ends a session (finished, failed or abandoned mid-handshake, or from
+ * kerbsasl_http_authenticate) and frees everything it owns, including the
+ * strings and tokens it lent out (an HTTP session's WWW-Authenticate
+ * value among them).
  *
  * # Safety
  * Calling with NULL is fine. Must not be called twice with the same value.

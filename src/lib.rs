@@ -1,8 +1,9 @@
-//! kerbsasl: the server side of SASL GSSAPI (Kerberos V5, RFC 4752) for
-//! message brokers, with a stable C ABI.
+//! kerbsasl: the server side of SASL GSSAPI (Kerberos V5, RFC 4752) and of
+//! HTTP Negotiate (SPNEGO, RFC 4559), with a stable C ABI.
 //!
 //! Layers, each calling only the ones below it:
-//! - the safe core: [`Config`], [`Server`], [`Session`], [`Identity`], [`Error`];
+//! - the safe core: [`Config`], [`Server`], [`Session`], [`Identity`],
+//!   [`Error`], and [`Server::http_authenticate`] with [`HttpAuth`];
 //! - `gss`: the only GSSAPI `unsafe`, RAII over MIT handles;
 //! - `ffi`: the `kerbsasl_*` C ABI (see include/kerbsasl.h);
 //! - `mosquitto`: the Mosquitto 2 plugin entry points, over the safe core.
@@ -11,7 +12,11 @@
 /// cbindgen:ignore
 mod acceptor;
 /// cbindgen:ignore
+mod base64;
+/// cbindgen:ignore
 mod config;
+/// cbindgen:ignore
+mod der;
 /// cbindgen:ignore
 mod diagnosis;
 /// cbindgen:ignore
@@ -20,9 +25,13 @@ pub mod ffi;
 /// cbindgen:ignore
 mod gss;
 /// cbindgen:ignore
+mod http;
+/// cbindgen:ignore
 mod identity;
 /// cbindgen:ignore
 mod mosquitto;
+/// cbindgen:ignore
+mod negotiate;
 /// cbindgen:ignore
 mod principal;
 /// cbindgen:ignore
@@ -35,6 +44,7 @@ pub mod testing;
 
 pub use config::{AuthzidPolicy, Config, OPTION_KEYS, UsernameMapping};
 pub use error::{Error, ErrorKind};
+pub use http::{HttpAuth, MAX_AUTHORIZATION_LEN};
 pub use identity::Identity;
 pub use principal::ServicePrincipal;
 pub use server::{Server, Session, Step};

@@ -1,6 +1,7 @@
 //! The RFC 4752 pieces that need no Kerberos: checking the client's initial
 //! token framing, the security-layer offer, and the client's choice.
 
+use crate::der;
 use crate::error::Error;
 
 /// Security layer bit: no security layer.
@@ -41,7 +42,7 @@ pub fn check_initial_token(token: &[u8]) -> Result<(), Error> {
             token[0]
         )));
     }
-    let (length, header) = der_length(&token[1..])
+    let (length, header) = der::length(&token[1..])
         .ok_or_else(|| Error::bad_token("the client's initial token has a malformed length"))?;
     let body = &token[1 + header..];
     if body.len() != length {
@@ -67,7 +68,7 @@ pub fn check_initial_token(token: &[u8]) -> Result<(), Error> {
     if oid != KRB5_OID {
         return Err(Error::bad_token(format!(
             "the client's initial token is for mechanism {}, not Kerberos V5 (1.2.840.113554.1.2.2)",
-            oid_to_string(oid)
+            der::oid_to_string(oid)
         )));
     }
     let inner = &body[2 + oid.len()..];
@@ -84,41 +85,6 @@ fn spnego() -> Error {
         "the client sent a SPNEGO (1.3.6.1.5.5.2) token; only the plain Kerberos V5 GSSAPI \
          mechanism is supported: configure the client for GSSAPI/Kerberos, not SPNEGO/Negotiate",
     )
-}
-
-/// Decodes a DER length; returns (length, bytes used).
-fn der_length(bytes: &[u8]) -> Option<(usize, usize)> {
-    let first = *bytes.first()?;
-    if first < 0x80 {
-        return Some((usize::from(first), 1));
-    }
-    let count = usize::from(first & 0x7f);
-    if count == 0 || count > 4 || bytes.len() < 1 + count {
-        return None;
-    }
-    let length = bytes[1..=count]
-        .iter()
-        .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-    Some((length, 1 + count))
-}
-
-fn oid_to_string(oid: &[u8]) -> String {
-    let Some((first, rest)) = oid.split_first() else {
-        return "(empty)".to_string();
-    };
-    let mut arcs = vec![u64::from(first / 40), u64::from(first % 40)];
-    let mut value: u64 = 0;
-    for byte in rest {
-        value = (value << 7) | u64::from(byte & 0x7f);
-        if byte & 0x80 == 0 {
-            arcs.push(value);
-            value = 0;
-        }
-    }
-    arcs.iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 /// Parses the client's unwrapped security-layer reply: the chosen layer,

@@ -5,7 +5,7 @@ use crate::acceptor::Acceptor;
 use crate::config::Config;
 use crate::diagnosis;
 use crate::error::Error;
-use crate::gss::{AcceptOutcome, GssError, SecurityContext};
+use crate::gss::{AcceptOutcome, GssError, Mechanisms, SecurityContext};
 use crate::identity::{self, Identity};
 use crate::sasl;
 use std::sync::Arc;
@@ -17,9 +17,47 @@ pub struct Server {
     shared: Arc<Shared>,
 }
 
-struct Shared {
-    config: Config,
+/// What a server's sessions and HTTP rounds share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
     acceptor: Acceptor,
+}
+
+impl Shared {
+    /// One gss_accept_sec_context with a credential for `mechanisms`. For
+    /// a client's first token, a ticket that needs a key the loaded keytab
+    /// lacks makes the keytab file be checked at once and, if it changed,
+    /// the token be accepted again on a fresh context: the key check fails
+    /// before the replay cache records the authenticator, so the same token
+    /// is acceptable again.
+    pub(crate) fn accept(
+        &self,
+        context: &mut SecurityContext,
+        token: &[u8],
+        mechanisms: Mechanisms,
+        first: bool,
+    ) -> Result<AcceptOutcome, Error> {
+        match self.accept_with_loaded_keys(context, token, mechanisms)? {
+            Err(e) if first && diagnosis::needs_other_key(&e) && self.acceptor.reload_now() => {
+                *context = SecurityContext::new();
+                self.accept_with_loaded_keys(context, token, mechanisms)?
+            }
+            other => other,
+        }
+        .map_err(|e| diagnosis::accept_failure(&e))
+    }
+
+    /// One accept call; the outer error is kerbsasl's (no credential),
+    /// the inner one Kerberos's.
+    fn accept_with_loaded_keys(
+        &self,
+        context: &mut SecurityContext,
+        token: &[u8],
+        mechanisms: Mechanisms,
+    ) -> Result<Result<AcceptOutcome, GssError>, Error> {
+        let credential = self.acceptor.lease(mechanisms)?;
+        Ok(context.accept(&credential, token))
+    }
 }
 
 /// What the host does next.
@@ -74,6 +112,10 @@ impl Server {
 
     pub fn config(&self) -> &Config {
         &self.shared.config
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     /// Begins a handshake with the client's initial token.
@@ -154,6 +196,18 @@ impl Session {
         result
     }
 
+    /// A session that is already authenticated (an HTTP Negotiate round,
+    /// handed to C hosts as a kerbsasl_session): it answers
+    /// [`Session::identity`], and every step fails with BadState.
+    pub(crate) fn authenticated(server: &Server, identity: Identity) -> Session {
+        Session {
+            server: Arc::clone(&server.shared),
+            context: SecurityContext::new(),
+            state: State::Authenticated,
+            identity: Some(identity),
+        }
+    }
+
     /// The client's identity, once the handshake has succeeded.
     pub fn identity(&self) -> Option<&Identity> {
         if self.state == State::Authenticated {
@@ -168,18 +222,9 @@ impl Session {
         if first {
             sasl::check_initial_token(token)?;
         }
-        let outcome = match self.accept_with_loaded_keys(token)? {
-            // The key check fails before the replay cache records the
-            // authenticator, so the same AP-REQ can be accepted again.
-            Err(e)
-                if first && diagnosis::needs_other_key(&e) && self.server.acceptor.reload_now() =>
-            {
-                self.context = SecurityContext::new();
-                self.accept_with_loaded_keys(token)?
-            }
-            other => other,
-        }
-        .map_err(|e| diagnosis::accept_failure(&e))?;
+        let outcome = self
+            .server
+            .accept(&mut self.context, token, Mechanisms::Krb5, first)?;
         match outcome {
             AcceptOutcome::ContinueNeeded { output } if !output.is_empty() => {
                 self.state = State::Accepting;
@@ -200,16 +245,6 @@ impl Session {
                 }
             }
         }
-    }
-
-    /// One accept call; the outer error is kerbsasl's (no credential),
-    /// the inner one Kerberos's.
-    fn accept_with_loaded_keys(
-        &mut self,
-        token: &[u8],
-    ) -> Result<Result<AcceptOutcome, GssError>, Error> {
-        let credential = self.server.acceptor.lease()?;
-        Ok(self.context.accept(&credential, token))
     }
 
     fn after_ap_rep(&mut self, input: &[u8]) -> Result<Step, Error> {

@@ -4,6 +4,8 @@
 pub use crate::gss::Initiator;
 use crate::sasl;
 
+pub mod http;
+
 /// The client side of RFC 4752, driven one server message at a time.
 pub struct SaslClient {
     initiator: Initiator,

@@ -5,6 +5,7 @@
 //! from these items by cbindgen (see build.rs).
 
 mod boundary;
+mod http;
 mod log;
 mod result;
 mod server;
@@ -13,6 +14,7 @@ mod version;
 
 pub(crate) use boundary::c_string;
 pub use boundary::kerbsasl_last_error;
+pub use http::kerbsasl_http_authenticate;
 pub use log::{kerbsasl_log_callback, kerbsasl_log_level, kerbsasl_set_log_callback};
 pub(crate) use result::error_code_name;
 pub use result::{kerbsasl_result, kerbsasl_result_str};

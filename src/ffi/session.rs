@@ -8,8 +8,10 @@ use crate::server::{Session, Step};
 use std::ffi::{CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-/// One handshake with one client. Not thread-safe: use a session from one
-/// thread at a time (it may move between threads).
+/// One handshake with one client, from kerbsasl_server_start, or an
+/// authenticated HTTP Negotiate request, from kerbsasl_http_authenticate.
+/// Not thread-safe: use a session from one thread at a time (it may move
+/// between threads).
 #[allow(non_camel_case_types)]
 pub struct kerbsasl_session {
     session: Session,
@@ -17,6 +19,8 @@ pub struct kerbsasl_session {
     output: Vec<u8>,
     error: Option<CString>,
     identity: Option<IdentityStrings>,
+    /// An HTTP Negotiate session's `Negotiate <token>` header value.
+    www_authenticate: Option<CString>,
 }
 
 struct IdentityStrings {
@@ -27,6 +31,33 @@ struct IdentityStrings {
 }
 
 impl kerbsasl_session {
+    fn new(session: Session) -> kerbsasl_session {
+        kerbsasl_session {
+            session,
+            output: Vec::new(),
+            error: None,
+            identity: None,
+            www_authenticate: None,
+        }
+    }
+
+    /// The handle of an authenticated HTTP Negotiate round: it answers the
+    /// identity accessors and owns the WWW-Authenticate value.
+    pub(super) fn authenticated_http(
+        session: Session,
+        www_authenticate: Option<&str>,
+    ) -> Box<kerbsasl_session> {
+        let mut handle = Box::new(kerbsasl_session::new(session));
+        handle.record(Ok(Step::Authenticated));
+        handle.www_authenticate = www_authenticate.map(c_string);
+        handle
+    }
+
+    /// The WWW-Authenticate value the session owns, if any.
+    pub(super) fn www_authenticate(&self) -> Option<&CString> {
+        self.www_authenticate.as_ref()
+    }
+
     /// Stores the step's result in the handle and returns its code.
     fn record(&mut self, step: Result<Step, Error>) -> kerbsasl_result {
         match step {
@@ -73,7 +104,10 @@ impl kerbsasl_session {
 ///
 /// # Safety
 /// A non-NULL `input` must point at `len` readable bytes.
-unsafe fn input_bytes<'a>(input: *const u8, len: usize) -> Result<&'a [u8], &'static str> {
+pub(super) unsafe fn input_bytes<'a>(
+    input: *const u8,
+    len: usize,
+) -> Result<&'a [u8], &'static str> {
     if len == 0 {
         return Ok(&[]);
     }
@@ -148,12 +182,7 @@ pub unsafe extern "C" fn kerbsasl_server_start(
             Ok(started) => started,
             Err(e) => return fail(&e),
         };
-        let mut handle = Box::new(kerbsasl_session {
-            session,
-            output: Vec::new(),
-            error: None,
-            identity: None,
-        });
+        let mut handle = Box::new(kerbsasl_session::new(session));
         let code = handle.record(Ok(step));
         // SAFETY: all three out-pointers were checked non-NULL above.
         unsafe {
@@ -174,7 +203,8 @@ pub unsafe extern "C" fn kerbsasl_server_start(
 ///         KERBSASL_BAD_TOKEN (a non-empty reply to the AP-REP, a reply not
 ///         wrapped by this session, a layer that was not offered, a bad
 ///         authzid); KERBSASL_AUTHZ_DENIED (authzid not allowed);
-///         KERBSASL_BAD_STATE (the handshake already succeeded or failed);
+///         KERBSASL_BAD_STATE (the handshake already succeeded or failed,
+///         or the session came from kerbsasl_http_authenticate);
 ///         KERBSASL_INVALID_ARGUMENT; KERBSASL_INTERNAL.
 ///         After a failure the session stays valid for
 ///         kerbsasl_session_error() and must still be disposed; every later
@@ -219,8 +249,10 @@ pub unsafe extern "C" fn kerbsasl_server_step(
     })
 }
 
-/// Ends a session (finished, failed or abandoned mid-handshake) and frees
-/// everything it owns, including the strings and tokens it lent out.
+/// Ends a session (finished, failed or abandoned mid-handshake, or from
+/// kerbsasl_http_authenticate) and frees everything it owns, including the
+/// strings and tokens it lent out (an HTTP session's WWW-Authenticate
+/// value among them).
 ///
 /// # Safety
 /// Calling with NULL is fine. Must not be called twice with the same value.
@@ -232,8 +264,8 @@ pub unsafe extern "C" fn kerbsasl_dispose(session: *mut kerbsasl_session) {
     // A panic while freeing must not unwind into the host; there is nothing
     // more to do about it.
     let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: the pointer came from kerbsasl_server_start and is
-        // disposed once.
+        // SAFETY: the pointer came from kerbsasl_server_start or
+        // kerbsasl_http_authenticate and is disposed once.
         drop(unsafe { Box::from_raw(session) });
     }));
 }
@@ -247,7 +279,8 @@ unsafe fn session_string(
     pick: impl FnOnce(&kerbsasl_session) -> Option<&CString>,
 ) -> *const c_char {
     guard_ptr(|| {
-        // SAFETY: a non-NULL session pointer comes from kerbsasl_server_start.
+        // SAFETY: a non-NULL session pointer comes from kerbsasl_server_start
+        // or kerbsasl_http_authenticate.
         let Some(handle) = (unsafe { session.as_ref() }) else {
             return std::ptr::null();
         };

@@ -6,7 +6,18 @@ use super::status::{GssError, is_error};
 use libgssapi_sys as sys;
 use std::ffi::CString;
 
-/// A krb5-only credential, released with gss_release_cred.
+/// What an acceptor credential accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanisms {
+    /// Raw Kerberos V5 tokens only (SASL GSSAPI): the mechglue never
+    /// selects SPNEGO or anything else.
+    Krb5,
+    /// Raw Kerberos V5 tokens, and SPNEGO tokens that negotiate Kerberos V5
+    /// and nothing else (HTTP Negotiate).
+    Krb5OrSpnego,
+}
+
+/// An acceptor or initiator credential, released with gss_release_cred.
 pub struct Credential(sys::gss_cred_id_t);
 
 // SAFETY: MIT credentials lock internally; one credential may be used by
@@ -17,17 +28,53 @@ unsafe impl Sync for Credential {}
 impl Credential {
     /// An acceptor credential for `name` (None: any principal in the keytab)
     /// from a store such as `[("keytab", "MEMORY:x"), ("rcache", "dfl:")]`.
-    pub fn acceptor(name: Option<&Name>, store: &[(&str, &str)]) -> Result<Credential, GssError> {
-        Self::acquire(name, sys::GSS_C_ACCEPT as i32, store)
+    pub fn acceptor(
+        name: Option<&Name>,
+        mechanisms: Mechanisms,
+        store: &[(&str, &str)],
+    ) -> Result<Credential, GssError> {
+        match mechanisms {
+            Mechanisms::Krb5 => {
+                Self::acquire(name, oid::krb5_only(), sys::GSS_C_ACCEPT as i32, store)
+            }
+            Mechanisms::Krb5OrSpnego => {
+                let credential = Self::acquire(
+                    name,
+                    oid::krb5_and_spnego(),
+                    sys::GSS_C_ACCEPT as i32,
+                    store,
+                )?;
+                // Without this SPNEGO would negotiate any mechanism MIT has
+                // (IAKERB, or whatever a plugin adds).
+                credential.limit_negotiation_to_krb5()?;
+                Ok(credential)
+            }
+        }
     }
 
-    /// An initiator credential from the ccache named `ccache`.
-    pub fn initiator(ccache: &str) -> Result<Credential, GssError> {
-        Self::acquire(None, sys::GSS_C_INITIATE as i32, &[("ccache", ccache)])
+    /// An initiator credential from the ccache named `ccache`, for
+    /// `mechanisms`.
+    pub fn initiator(ccache: &str, mechanisms: Mechanisms) -> Result<Credential, GssError> {
+        let set = match mechanisms {
+            Mechanisms::Krb5 => oid::krb5_only(),
+            Mechanisms::Krb5OrSpnego => oid::krb5_and_spnego(),
+        };
+        Self::acquire(None, set, sys::GSS_C_INITIATE as i32, &[("ccache", ccache)])
+    }
+
+    fn limit_negotiation_to_krb5(&self) -> Result<(), GssError> {
+        let mut minor = 0;
+        // SAFETY: a valid credential and a static OID set, which MIT copies.
+        let major = unsafe { sys::gss_set_neg_mechs(&mut minor, self.0, oid::krb5_only()) };
+        if is_error(major) {
+            return Err(GssError::capture(major, minor));
+        }
+        Ok(())
     }
 
     fn acquire(
         name: Option<&Name>,
+        mechs: sys::gss_OID_set,
         usage: i32,
         store: &[(&str, &str)],
     ) -> Result<Credential, GssError> {
@@ -57,7 +104,7 @@ impl Credential {
                 &mut minor,
                 name.map_or(std::ptr::null_mut(), Name::as_raw),
                 sys::_GSS_C_INDEFINITE,
-                oid::krb5_only(),
+                mechs,
                 usage,
                 &set,
                 &mut cred,

@@ -3,18 +3,20 @@
 
 use super::buffer::{OwnedBuffer, borrowed};
 use super::context::SecurityContext;
-use super::cred::Credential;
+use super::cred::{Credential, Mechanisms};
 use super::name::Name;
 use super::oid;
 use super::status::{GssError, is_error};
 use libgssapi_sys as sys;
 
-/// A krb5 initiator using tickets from one credential cache.
+/// A krb5 (or SPNEGO over krb5) initiator using tickets from one
+/// credential cache.
 pub struct Initiator {
     context: SecurityContext,
     target: Name,
     cred: Credential,
     flags: u32,
+    spnego: bool,
     established: bool,
 }
 
@@ -22,15 +24,35 @@ impl Initiator {
     /// `target` is a krb5 principal name such as `mqtt/host@REALM`.
     /// `mutual` asks the server for an AP-REP.
     pub fn new(ccache: &str, target: &str, mutual: bool) -> Result<Initiator, GssError> {
+        Self::with_mechanism(ccache, target, mutual, false)
+    }
+
+    /// As [`Initiator::new`], but sending SPNEGO tokens, as HTTP clients do.
+    pub fn spnego(ccache: &str, target: &str, mutual: bool) -> Result<Initiator, GssError> {
+        Self::with_mechanism(ccache, target, mutual, true)
+    }
+
+    fn with_mechanism(
+        ccache: &str,
+        target: &str,
+        mutual: bool,
+        spnego: bool,
+    ) -> Result<Initiator, GssError> {
         let mut flags = sys::GSS_C_INTEG_FLAG | sys::GSS_C_SEQUENCE_FLAG;
         if mutual {
             flags |= sys::GSS_C_MUTUAL_FLAG;
         }
+        let mechanisms = if spnego {
+            Mechanisms::Krb5OrSpnego
+        } else {
+            Mechanisms::Krb5
+        };
         Ok(Initiator {
             context: SecurityContext::new(),
             target: Name::krb5_principal(target)?,
-            cred: Credential::initiator(ccache)?,
+            cred: Credential::initiator(ccache, mechanisms)?,
             flags,
+            spnego,
             established: false,
         })
     }
@@ -56,7 +78,11 @@ impl Initiator {
                 self.cred.as_raw(),
                 self.context.raw_mut(),
                 self.target.as_raw(),
-                oid::krb5_mech(),
+                if self.spnego {
+                    oid::spnego_mech()
+                } else {
+                    oid::krb5_mech()
+                },
                 self.flags,
                 0,
                 std::ptr::null_mut(),

@@ -1,0 +1,91 @@
+//! The little DER that token checks need: lengths, tag-length-value
+//! elements and OIDs in dotted form. Never trusts a length it reads.
+
+/// Decodes a DER length; returns (length, bytes used). Lengths of more
+/// than 4 bytes, and the indefinite form, are refused.
+pub fn length(bytes: &[u8]) -> Option<(usize, usize)> {
+    let first = *bytes.first()?;
+    if first < 0x80 {
+        return Some((usize::from(first), 1));
+    }
+    let count = usize::from(first & 0x7f);
+    if count == 0 || count > 4 || bytes.len() < 1 + count {
+        return None;
+    }
+    let length = bytes[1..=count]
+        .iter()
+        .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+    Some((length, 1 + count))
+}
+
+/// One element: its tag, its contents, and what follows it.
+pub struct Element<'a> {
+    pub tag: u8,
+    pub contents: &'a [u8],
+    pub rest: &'a [u8],
+}
+
+/// Reads the element at the start of `bytes` (single-byte tags only).
+pub fn element(bytes: &[u8]) -> Option<Element<'_>> {
+    let (&tag, after_tag) = bytes.split_first()?;
+    let (len, used) = length(after_tag)?;
+    let body = &after_tag[used..];
+    if body.len() < len {
+        return None;
+    }
+    Some(Element {
+        tag,
+        contents: &body[..len],
+        rest: &body[len..],
+    })
+}
+
+/// An OID's contents in dotted form, e.g. "1.2.840.113554.1.2.2".
+pub fn oid_to_string(oid: &[u8]) -> String {
+    let Some((first, rest)) = oid.split_first() else {
+        return "(empty)".to_string();
+    };
+    let mut arcs = vec![u64::from(first / 40), u64::from(first % 40)];
+    let mut value: u64 = 0;
+    for byte in rest {
+        value = (value << 7) | u64::from(byte & 0x7f);
+        if byte & 0x80 == 0 {
+            arcs.push(value);
+            value = 0;
+        }
+    }
+    arcs.iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_lengths_and_elements() {
+        assert_eq!(length(&[0x05]), Some((5, 1)));
+        assert_eq!(length(&[0x82, 0x01, 0x00]), Some((256, 3)));
+        assert_eq!(length(&[0x80]), None);
+        assert_eq!(length(&[0x85, 0, 0, 0, 0, 0]), None);
+        assert_eq!(length(&[0x82, 0x01]), None);
+        let e = element(&[0x04, 0x02, 0xaa, 0xbb, 0xcc]).unwrap();
+        assert_eq!(
+            (e.tag, e.contents, e.rest),
+            (0x04, &[0xaa, 0xbb][..], &[0xcc][..])
+        );
+        assert!(element(&[0x04, 0x03, 0xaa]).is_none());
+        assert!(element(&[]).is_none());
+    }
+
+    #[test]
+    fn prints_oids() {
+        assert_eq!(
+            oid_to_string(b"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02"),
+            "1.2.840.113554.1.2.2"
+        );
+        assert_eq!(oid_to_string(b""), "(empty)");
+    }
+}
