@@ -292,11 +292,11 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
     }
 }
 
-/// `3600`, `90s`, `30m`, `8h` or `1d`; between one minute and 30 days.
+/// `3600`, `90s`, `30m`, `8h` or `1d`; between one second and 30 days.
 fn parse_ttl(value: &str) -> Result<Duration, String> {
     let error = || {
         format!(
-            "option \"session_ttl\" must be a duration between 1m and 30d such as 3600, 90s, \
+            "option \"session_ttl\" must be a duration between 1s and 30d such as 3600, 90s, \
              30m, 8h or 1d, not {value:?}"
         )
     };
@@ -316,7 +316,7 @@ fn parse_ttl(value: &str) -> Result<Duration, String> {
         .ok()
         .and_then(|n| n.checked_mul(scale))
         .ok_or_else(error)?;
-    if !(60..=30 * 86400).contains(&seconds) {
+    if !(1..=30 * 86400).contains(&seconds) {
         return Err(error());
     }
     Ok(Duration::from_secs(seconds))
@@ -457,10 +457,11 @@ mod tests {
         assert_eq!(parse_ttl("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_ttl("30m"), Ok(Duration::from_secs(1800)));
         assert_eq!(parse_ttl("1d"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_ttl("1"), Ok(Duration::from_secs(1)));
         for bad in [
             "",
             "0",
-            "59",
+            "0s",
             "31d",
             "1w",
             "h",
