@@ -169,6 +169,7 @@ class Authd(Service):
         self.options = dict(options)
         self.port = port or free_port()
         self.binary = binary or authd_binary()
+        self.env = None
         self.mark = 0
 
     def command(self):
@@ -177,24 +178,23 @@ class Authd(Service):
             command += ["-o", f"{key}={value}"]
         return command
 
-    def start(self, wrapper=()):
-        earlier = len(self.log())
-        self.spawn([*wrapper, *self.command()], log_mode="ab")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if f"listening on 127.0.0.1:{self.port}" in self.log()[earlier:]:
-                return self
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"kerbsasl-authd did not start: {self.log().strip()[-800:]}")
+    def start(self, env=None):
+        """Starts authd (with `env` added to its environment, kept for
+        restarts) and waits until it listens."""
+        self.env = env if env is not None else self.env
+        self.spawn(self.command(), env=self.env, log_mode="ab")
+        try:
+            wait_for_port(self.port, self.process, "kerbsasl-authd")
+        except RuntimeError as e:
+            self.stop()
+            raise RuntimeError(f"{e}: {self.log().strip()[-800:]}") from None
+        return self
 
-    def restart(self, options, wrapper=()):
+    def restart(self, options):
         """Stops, then starts on the same port with new options."""
         self.stop()
         self.options = dict(options)
-        return self.start(wrapper)
+        return self.start()
 
     def run_to_exit(self, timeout=10):
         """For options authd should refuse: (exit status or None, output)."""
@@ -314,7 +314,7 @@ class Nginx(Service):
     the system one, with its own pid, logs and temp paths."""
 
     def __init__(self, directory, authd_port, backend_port=None, static_body=None,
-                 workers=1, port=None):
+                 workers=1, access_log=True, keepalive_requests=1000, port=None):
         super().__init__(directory, "nginx")
         self.port = port or free_port()
         d = self.dir
@@ -337,7 +337,8 @@ events {{
     worker_connections 1024;
 }}
 http {{
-    access_log {d / 'access.log'};
+    access_log {d / 'access.log' if access_log else 'off'};
+    keepalive_requests {keepalive_requests};
     client_body_temp_path {d / 'temp/body'};
     proxy_temp_path {d / 'temp/proxy'};
     fastcgi_temp_path {d / 'temp/fastcgi'};
