@@ -66,7 +66,7 @@ class Bench:
 
     def start(self):
         fixture.add_service(SERVICE, self.keytab)
-        binary = fixture.authd_binary("release")
+        binary = fixture.authd_binary(os.environ.get("BENCH_HTTP_PROFILE", "release"))
         common = {"principal": SERVICE, "keytab": self.keytab, "log_level": "warn"}
         secret = self.work / "secret"
         secret.write_bytes(os.urandom(32))
