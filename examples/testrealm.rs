@@ -1,12 +1,15 @@
 //! Runs a command inside a throwaway Kerberos realm.
 //!
-//! Usage: testrealm [--clockskew SECONDS] -- COMMAND [ARGS...]
+//! Usage: testrealm [--clockskew SECONDS] [--partner] -- COMMAND [ARGS...]
 //!
 //! The realm (see tests/support/realm.rs) has users alice and bob, the
 //! service mqtt/broker.kerbsasl.test with its keytab, and alice's TGT. The
 //! command gets KRB5_CONFIG, KRB5_KDC_PROFILE, KRB5CCNAME, KRB5RCACHEDIR,
 //! KRB5_KTNAME and KERBSASL_TEST_{DIR,KDC_PORT,REALM,SERVICE,PASSWORD};
-//! the realm is torn down when it exits, and its status is ours.
+//! the realm is torn down when it exits, and its status is ours. With
+//! --partner, a second realm PARTNER.TEST trusted by the first runs too
+//! (user alice@PARTNER.TEST), and
+//! KERBSASL_TEST_PARTNER_REALM names it.
 
 #[path = "../tests/support/realm.rs"]
 mod realm;
@@ -19,7 +22,7 @@ fn main() {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!(
-                "testrealm: {message}\nusage: testrealm [--clockskew SECONDS] -- COMMAND [ARGS...]"
+                "testrealm: {message}\nusage: testrealm [--clockskew SECONDS] [--partner] -- COMMAND [ARGS...]"
             );
             std::process::exit(2);
         }
@@ -49,6 +52,10 @@ fn parse(args: &[String]) -> Result<(realm::RealmOptions, &[String]), String> {
                     .parse()
                     .map_err(|_| format!("bad --clockskew {value:?}"))?;
                 options.clockskew = Some(seconds);
+                rest = tail;
+            }
+            [flag, tail @ ..] if flag == "--partner" => {
+                options.partner = true;
                 rest = tail;
             }
             [dashes, command @ ..] if dashes == "--" && !command.is_empty() => {

@@ -280,8 +280,12 @@ const char *kerbsasl_result_str(uint32_t result);
  * - "keytab": a path, "FILE:path" or "MEMORY:name" (default: KRB5_KTNAME,
  *   then krb5.conf default_keytab_name). A file keytab is re-read when it
  *   changes on disk;
- * - "strip_realm": "true"/"false": the username is the principal without
- *   its realm;
+ * - "strip_realm": "true"/"false": the username of a principal of a local
+ *   realm is its name without the realm; principals of other realms keep
+ *   "name@REALM", so a trusted realm's user can't pass for a local one;
+ * - "local_realms": comma-separated realms that strip_realm applies to
+ *   (default: the principal's realm; for "*" and host-based principals,
+ *   krb5.conf's default realm);
  * - "auth_to_local": "true"/"false": the username comes from krb5.conf
  *   auth_to_local rules (unmappable principals: KERBSASL_AUTHZ_DENIED);
  * - "allowed_realms": comma-separated realms; clients of other realms get

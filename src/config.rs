@@ -40,6 +40,11 @@ pub struct Config {
     pub username: UsernameMapping,
     /// Realms whose clients are accepted; None accepts every realm.
     pub allowed_realms: Option<Vec<String>>,
+    /// Realms whose principals `strip_realm` shortens to their name; None
+    /// means the service principal's realm (krb5.conf's default realm for
+    /// `*` and host-based principals). Principals of other realms keep
+    /// `name@REALM`, so they never collide with a local user.
+    pub local_realms: Option<Vec<String>>,
     pub authzid: AuthzidPolicy,
     /// An MIT replay cache name; None means MIT's default.
     pub replay_cache: Option<String>,
@@ -52,6 +57,7 @@ impl Default for Config {
             keytab: None,
             username: UsernameMapping::Principal,
             allowed_realms: None,
+            local_realms: None,
             authzid: AuthzidPolicy::Match,
             replay_cache: None,
         }
@@ -65,6 +71,7 @@ pub const OPTION_KEYS: &[&str] = &[
     "strip_realm",
     "auth_to_local",
     "allowed_realms",
+    "local_realms",
     "authzid",
     "replay_cache",
 ];
@@ -92,7 +99,8 @@ impl Config {
                 "keytab" => config.keytab = Some(parse_keytab(value)?),
                 "strip_realm" => strip_realm = parse_bool(key, value)?,
                 "auth_to_local" => auth_to_local = parse_bool(key, value)?,
-                "allowed_realms" => config.allowed_realms = Some(parse_realms(value)?),
+                "allowed_realms" => config.allowed_realms = Some(parse_realms(key, value)?),
+                "local_realms" => config.local_realms = Some(parse_realms(key, value)?),
                 "authzid" => config.authzid = parse_authzid(value)?,
                 "replay_cache" => config.replay_cache = Some(parse_replay_cache(value)?),
                 _ => {
@@ -124,7 +132,8 @@ impl Config {
     }
 }
 
-fn parse_bool(key: &str, value: &str) -> Result<bool, Error> {
+/// Reads a boolean option: true/false, yes/no, on/off, 1/0.
+pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool, Error> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Ok(true),
         "false" | "no" | "off" | "0" => Ok(false),
@@ -144,14 +153,14 @@ fn parse_keytab(value: &str) -> Result<String, Error> {
     Ok(value.to_string())
 }
 
-fn parse_realms(value: &str) -> Result<Vec<String>, Error> {
+fn parse_realms(key: &str, value: &str) -> Result<Vec<String>, Error> {
     let realms: Vec<String> = value.split(',').map(|r| r.trim().to_string()).collect();
     if realms
         .iter()
         .any(|r| r.is_empty() || r.contains(char::is_whitespace) || r.contains('@'))
     {
         return Err(Error::config(format!(
-            "option \"allowed_realms\" must be a comma-separated list of realm names \
+            "option {key:?} must be a comma-separated list of realm names \
              such as EXAMPLE.COM,CORP.EXAMPLE.COM, not {value:?}"
         )));
     }
@@ -211,6 +220,7 @@ mod tests {
             ("keytab", "/k"),
             ("strip_realm", "yes"),
             ("allowed_realms", "R, S"),
+            ("local_realms", "R,T"),
             ("authzid", "reject"),
             ("replay_cache", "file2:/tmp/rc"),
         ])
@@ -222,6 +232,7 @@ mod tests {
             c.allowed_realms,
             Some(vec!["R".to_string(), "S".to_string()])
         );
+        assert_eq!(c.local_realms, Some(vec!["R".to_string(), "T".to_string()]));
         assert_eq!(c.authzid, AuthzidPolicy::Reject);
         assert_eq!(c.replay_cache.as_deref(), Some("file2:/tmp/rc"));
         assert!(!c.replay_cache_disabled());
@@ -241,6 +252,7 @@ mod tests {
         assert!(config_error(&[("colour", "x")]).contains("\"colour\""));
         assert!(config_error(&[("strip_realm", "maybe")]).contains("\"strip_realm\""));
         assert!(config_error(&[("allowed_realms", "A,,B")]).contains("\"allowed_realms\""));
+        assert!(config_error(&[("local_realms", "A B")]).contains("\"local_realms\""));
         assert!(config_error(&[("authzid", "sometimes")]).contains("\"authzid\""));
         assert!(config_error(&[("replay_cache", "/tmp/rc")]).contains("\"replay_cache\""));
         assert!(config_error(&[("keytab", "")]).contains("\"keytab\""));

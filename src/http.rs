@@ -12,7 +12,7 @@
 use crate::base64;
 use crate::error::Error;
 use crate::gss::{AcceptOutcome, Mechanisms, SecurityContext};
-use crate::identity::{self, Identity};
+use crate::identity::Identity;
 use crate::negotiate;
 use crate::server::Server;
 
@@ -77,7 +77,7 @@ impl Server {
                 "the Kerberos library asked for another round",
             )),
             AcceptOutcome::Complete { output, peer } => {
-                let identity = identity::identify(&shared.config, &peer)?;
+                let identity = shared.rules.identify(&peer)?;
                 let www_authenticate =
                     (!output.is_empty()).then(|| format!("Negotiate {}", base64::encode(&output)));
                 Ok(HttpAuth::Authenticated {

@@ -2,11 +2,11 @@
 //! handshake, running the RFC 4752 server exchange.
 
 use crate::acceptor::Acceptor;
-use crate::config::Config;
+use crate::config::{Config, UsernameMapping};
 use crate::diagnosis;
 use crate::error::Error;
 use crate::gss::{AcceptOutcome, GssError, Mechanisms, SecurityContext};
-use crate::identity::{self, Identity};
+use crate::identity::{self, Identity, IdentityRules};
 use crate::sasl;
 use std::sync::Arc;
 
@@ -20,6 +20,7 @@ pub struct Server {
 /// What a server's sessions and HTTP rounds share.
 pub(crate) struct Shared {
     pub(crate) config: Config,
+    pub(crate) rules: IdentityRules,
     acceptor: Acceptor,
 }
 
@@ -87,18 +88,30 @@ impl Server {
                  exchange can be replayed to log in as its client; use only for testing"
             );
         }
+        let rules = IdentityRules::new(&config)?;
         let acceptor = Acceptor::new(
             &config.principal,
             config.keytab.as_deref(),
             config.replay_cache.as_deref(),
         )?;
+        let stripped = match config.username {
+            UsernameMapping::StripRealm => format!(
+                "; usernames drop the realm for {} only",
+                rules.local_realms().join(", ")
+            ),
+            _ => String::new(),
+        };
         log::info!(
-            "kerbsasl server ready: accepting {} with keytab {}",
+            "kerbsasl server ready: accepting {} with keytab {}{stripped}",
             config.principal.describe(),
             acceptor.keytab_name()
         );
         Ok(Server {
-            shared: Arc::new(Shared { config, acceptor }),
+            shared: Arc::new(Shared {
+                config,
+                rules,
+                acceptor,
+            }),
         })
     }
 
@@ -234,7 +247,7 @@ impl Session {
                 "the Kerberos library asked for another token but produced nothing to send",
             )),
             AcceptOutcome::Complete { output, peer } => {
-                self.identity = Some(identity::identify(&self.server.config, &peer)?);
+                self.identity = Some(self.server.rules.identify(&peer)?);
                 if output.is_empty() {
                     // No AP-REP (the client did not ask for mutual
                     // authentication): the offer goes out in this turn.

@@ -14,6 +14,7 @@ const SKEW_SECONDS: u32 = 3;
 fn main() {
     let options = RealmOptions {
         clockskew: Some(SKEW_SECONDS),
+        ..RealmOptions::default()
     };
     support::run(options, || {
         vec![

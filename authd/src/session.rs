@@ -11,7 +11,7 @@
 //!   one application's backend, which sees the cookie, cannot replay it to
 //!   another application behind the same authd;
 //! - a digest of the identity options (principal, strip_realm,
-//!   auth_to_local, allowed_realms), so changing them ends old sessions
+//!   local_realms, auth_to_local, allowed_realms), so changing them ends old sessions
 //!   instead of honouring usernames mapped under the old rules.
 //!
 //! The key id (4 bytes derived from the secret) tells a cookie signed with

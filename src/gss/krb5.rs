@@ -84,6 +84,8 @@ unsafe extern "C" {
         name: *mut *mut c_char,
     ) -> Krb5ErrorCode;
     fn krb5_free_unparsed_name(context: *mut KContext, name: *mut c_char);
+    fn krb5_get_default_realm(context: *mut KContext, realm: *mut *mut c_char) -> Krb5ErrorCode;
+    fn krb5_free_default_realm(context: *mut KContext, realm: *mut c_char);
 }
 
 const KRB5_KT_END: Krb5ErrorCode = -1765328202;
@@ -157,6 +159,23 @@ impl Krb5Context {
         Ok(unsafe { CStr::from_ptr(buffer.as_ptr()) }
             .to_string_lossy()
             .into_owned())
+    }
+
+    /// krb5.conf's default_realm (or what MIT derives without one).
+    pub fn default_realm(&self) -> Result<String, Krb5Error> {
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: valid context and out-pointer; the string is freed below.
+        let code = unsafe { krb5_get_default_realm(self.0, &mut raw) };
+        if code != 0 {
+            return Err(self.error(code));
+        }
+        // SAFETY: raw is a NUL-terminated string from libkrb5, freed once.
+        let realm = unsafe {
+            let realm = CStr::from_ptr(raw).to_string_lossy().into_owned();
+            krb5_free_default_realm(self.0, raw);
+            realm
+        };
+        Ok(realm)
     }
 
     fn resolve(&self, name: &str) -> Result<Keytab<'_>, Krb5Error> {

@@ -2,6 +2,7 @@
 //! its kerbsasl server and the handshakes in progress, keyed by client.
 
 use super::broker::{Broker, Client, LOG_INFO, LOG_NOTICE};
+use crate::config::{OPTION_KEYS, parse_bool};
 use crate::ffi::error_code_name;
 use crate::server::{Server, Session, Step};
 use std::collections::HashMap;
@@ -27,6 +28,8 @@ pub enum Outcome {
 pub struct Plugin {
     broker: Broker,
     method: String,
+    /// Whether usernames may contain '/' (plugin_opt_allow_username_slash).
+    allow_slash: bool,
     server: Server,
     clients: Mutex<Clients>,
 }
@@ -42,25 +45,39 @@ struct Clients {
 }
 
 impl Plugin {
-    /// Builds the instance from `plugin_opt_*` options: `auth_method` is
-    /// the plugin's own, every other key goes to kerbsasl unchanged.
+    /// Builds the instance from `plugin_opt_*` options: `auth_method` and
+    /// `allow_username_slash` are the plugin's own, every other key goes to
+    /// kerbsasl unchanged.
     pub fn new(broker: Broker, options: &[(String, String)]) -> Result<Plugin, String> {
         let mut method = DEFAULT_METHOD.to_string();
+        let mut allow_slash = false;
         let mut server_options = Vec::new();
         for (key, value) in options {
-            if key == "auth_method" {
-                if value.is_empty() {
+            match key.as_str() {
+                "auth_method" if value.is_empty() => {
                     return Err("plugin_opt_auth_method is empty".into());
                 }
-                method = value.clone();
-            } else {
-                server_options.push((key.as_str(), value.as_str()));
+                "auth_method" => method = value.clone(),
+                "allow_username_slash" => {
+                    allow_slash = parse_bool(key, value).map_err(|e| e.to_string())?;
+                }
+                _ if OPTION_KEYS.contains(&key.as_str()) => {
+                    server_options.push((key.as_str(), value.as_str()));
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown option plugin_opt_{key}; known options: {}, and the plugin's \
+                         own auth_method, allow_username_slash",
+                        OPTION_KEYS.join(", ")
+                    ));
+                }
             }
         }
         let server = Server::from_options(server_options).map_err(|e| e.to_string())?;
         Ok(Plugin {
             broker,
             method,
+            allow_slash,
             server,
             clients: Mutex::new(Clients::default()),
         })
@@ -156,12 +173,8 @@ impl Plugin {
             return self.deny(client, "KERBSASL_INTERNAL", "no identity after success");
         };
         let username = &identity.username;
-        if username.contains(['+', '#']) {
-            return self.deny(
-                client,
-                "KERBSASL_AUTHZ_DENIED",
-                &format!("username {username:?} contains an MQTT wildcard ('+' or '#')"),
-            );
+        if let Some(problem) = self.unsafe_topic_level(&identity.principal, username) {
+            return self.deny(client, "KERBSASL_AUTHZ_DENIED", &problem);
         }
         // Mosquitto keeps ACL blocks of the previous username when it
         // changes, so a connection keeps one identity for its lifetime.
@@ -202,6 +215,30 @@ impl Plugin {
             ),
         );
         Outcome::Success
+    }
+
+    /// Why `username` can't safely stand in ACL patterns such as
+    /// `users/%u/#`, where Mosquitto substitutes it as one topic level:
+    /// wildcards would match other topics, and a '/' (from a principal
+    /// like alice/admin, or a mapping) would reach into another user's
+    /// tree (users/alice/admin/# is inside users/alice/#).
+    fn unsafe_topic_level(&self, principal: &str, username: &str) -> Option<String> {
+        if username.contains(['+', '#']) {
+            return Some(format!(
+                "principal {principal} maps to username {username:?}, which contains an MQTT \
+                 wildcard ('+' or '#'); map it to a plain name with auth_to_local rules"
+            ));
+        }
+        if username.contains('/') && !self.allow_slash {
+            return Some(format!(
+                "principal {principal} maps to username {username:?}, which contains '/': in \
+                 ACL patterns such as users/%u/# it would reach into another user's topics; \
+                 map such principals to names without '/' with auth_to_local rules in \
+                 krb5.conf (plugin_opt_auth_to_local true), or set \
+                 plugin_opt_allow_username_slash true if no ACL uses %u as a topic level"
+            ));
+        }
+        None
     }
 
     fn deny(&self, client: *mut Client, result: &str, message: &str) -> Outcome {

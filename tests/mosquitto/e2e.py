@@ -24,6 +24,8 @@ import raw_client
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE.parent.parent / "target" / "debug" / "libkerbsasl.so"
 REALM = os.environ["KERBSASL_TEST_REALM"]
+# A second realm that REALM trusts (testrealm --partner), with its own alice.
+PARTNER = os.environ["KERBSASL_TEST_PARTNER_REALM"]
 REALM_DIR = Path(os.environ["KERBSASL_TEST_DIR"])
 METHOD = "GSSAPI-KERBEROS"
 
@@ -49,7 +51,8 @@ def main():
     results = Results()
     try:
         prepare_realm()
-        for section in (main_broker_cases, per_listener_cases, bad_config_cases):
+        for section in (main_broker_cases, realm_rule_cases, per_listener_cases,
+                        bad_config_cases):
             try:
                 section(work, results)
             except Exception as e:  # e.g. a broker that won't start: the next section may
@@ -64,15 +67,24 @@ def main():
 
 
 def prepare_realm():
-    """Adds the second service with its own keytab, and bob's ticket."""
+    """Adds the second service with its own keytab, alice/admin, and the
+    tickets of bob, alice/admin and the partner realm's alice."""
     kadmin = ["kadmin.local", "-r", REALM, "-q"]
+    password = os.environ["KERBSASL_TEST_PASSWORD"]
     run(kadmin + [f"addprinc -randkey {SERVICE2}"])
     run(kadmin + [f"ktadd -norandkey -k {REALM_DIR / 'mqtt2.keytab'} {SERVICE2}"])
-    run(["kinit", "-c", bob_ccache(), "bob"], input=os.environ["KERBSASL_TEST_PASSWORD"] + "\n")
+    run(kadmin + [f"addprinc -pw {password} alice/admin"])
+    for user in ("bob", "alice/admin", f"alice@{PARTNER}"):
+        run(["kinit", "-c", ccache(user), user], input=password + "\n")
+
+
+def ccache(user):
+    """The credential cache prepare_realm made for `user`."""
+    return f"FILE:{REALM_DIR / (user.replace('/', '_') + '.ccache')}"
 
 
 def bob_ccache():
-    return f"FILE:{REALM_DIR / 'bob.ccache'}"
+    return ccache("bob")
 
 
 def plugin_options(service=SERVICE, keytab="mqtt.keytab", strip_realm="true"):
@@ -110,6 +122,30 @@ def main_broker_cases(work, results):
     results.check("ACL users/%u/#: alice publishes and subscribes in users/alice/", acl_own_tree)
     results.check("ACL users/%u/#: alice's publish to users/bob/ is denied", acl_other_tree)
     results.check("CONNECT username bob with alice's ticket is treated as alice", username_ignored)
+
+    def partner_alice():
+        # strip_realm shortens only the local realm: the partner's alice
+        # keeps her realm and stays out of the local alice's tree.
+        r = mqttjs(port, "--client-id", "e2e-partner", "--publish", "users/alice/e2e",
+                   "--publish", f"users/alice@{PARTNER}/e2e", ccache=ccache(f"alice@{PARTNER}"))
+        line = broker.log_line("client e2e-partner from")
+        expected = f"authenticated as alice@{PARTNER} (principal alice@{PARTNER})"
+        ok = (connack(r), allowed(r)) == (0, [False, True]) and expected in line
+        return ok, f"{describe(r)}; log: {line.split('kerbsasl: ')[-1]}"
+
+    def slash_refused():
+        # alice/admin would become "alice/admin", inside users/alice/#.
+        r = mqttjs(port, "--client-id", "e2e-admin", "--publish", "users/alice/admin/e2e",
+                   ccache=ccache("alice/admin"))
+        line = broker.log_line("client e2e-admin from")
+        wanted = [f"alice/admin@{REALM}", "'/'", "auth_to_local", "allow_username_slash"]
+        ok = connack(r) == 0x87 and all(w in line for w in wanted)
+        return ok, f"{describe(r)}; log: {line.split('kerbsasl: ')[-1]}"
+
+    results.check(f"strip_realm: alice@{PARTNER} keeps her realm, denied users/alice/",
+                  partner_alice)
+    results.check("alice/admin (username with '/') -> CONNACK 0x87, log says why and the way out",
+                  slash_refused)
 
     # Each failure case also checks that the broker lives on and still lets
     # a good client in.
@@ -230,6 +266,44 @@ def rss_flat(samples):
         f"(+{growth} KiB; tolerance {RSS_TOLERANCE_KIB} KiB); samples {samples}")
 
 
+def realm_rule_cases(work, results):
+    """The operator's ways out: local_realms listing the partner,
+    allowed_realms excluding it, and allow_username_slash."""
+    broker = Broker(work / "realm-rules", [
+        {**plugin_options(), "local_realms": f"{REALM},{PARTNER}"},
+        {**plugin_options(), "allowed_realms": REALM},
+        {**plugin_options(), "allow_username_slash": "true"},
+    ], per_listener=True)
+    broker.start()
+    shared, local_only, slash = broker.ports
+
+    def shared_namespace():
+        r = mqttjs(shared, "--client-id", "e2e-shared", "--publish", "users/alice/e2e",
+                   ccache=ccache(f"alice@{PARTNER}"))
+        line = broker.log_line("client e2e-shared from")
+        ok = (connack(r), allowed(r)) == (0, [True]) and "authenticated as alice " in line
+        return ok, f"{describe(r)}; log: {line.split('kerbsasl: ')[-1]}"
+
+    def partner_refused():
+        r = mqttjs(local_only, "--client-id", "e2e-foreign", ccache=ccache(f"alice@{PARTNER}"))
+        line = broker.log_line("client e2e-foreign from")
+        ok = connack(r) == 0x87 and "KERBSASL_AUTHZ_DENIED" in line and "allowed_realms" in line
+        return ok, f"{describe(r)}; log: {line.split('kerbsasl: ')[-1]}"
+
+    def slash_allowed():
+        r = mqttjs(slash, "--publish", "users/alice/admin/e2e", ccache=ccache("alice/admin"))
+        return (connack(r), allowed(r)) == (0, [True]), describe(r)
+
+    results.check(f"local_realms {REALM},{PARTNER}: the partner's alice is alice",
+                  shared_namespace)
+    results.check(f"allowed_realms {REALM}: alice@{PARTNER} -> CONNACK 0x87 (AUTHZ_DENIED)",
+                  partner_refused)
+    results.check("allow_username_slash true: alice/admin connects as alice/admin",
+                  slash_allowed)
+    code, _ = broker.stop()
+    results.record(code == 0, "realm rules broker: clean stop", f"exit status {code}")
+
+
 def per_listener_cases(work, results):
     """per_listener_settings true: each listener loads the plugin with its
     own options; the second one has its own principal and keytab and keeps
@@ -271,6 +345,8 @@ def bad_config_cases(work, results):
         ("plugin_opt_principal mqtt", {**plugin_options(), "principal": "mqtt"}),
         ("plugin_opt_keytab naming a missing file", plugin_options(keytab="no-such.keytab")),
         ("unknown plugin_opt_keytabs", {**plugin_options(), "keytabs": "mqtt.keytab"}),
+        ("plugin_opt_allow_username_slash maybe",
+         {**plugin_options(), "allow_username_slash": "maybe"}),
     ]
     for number, (what, options) in enumerate(cases):
         def refuses(options=options, number=number):
@@ -418,10 +494,12 @@ def run(command, input=None):
         raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.strip()}")
 
 
-def mqttjs(port, *args, timeout=30):
-    """Runs client.js against 127.0.0.1:port; returns its JSON result."""
+def mqttjs(port, *args, timeout=30, ccache=None):
+    """Runs client.js against 127.0.0.1:port, with the tickets of `ccache`
+    (default: alice's); returns its JSON result."""
+    env = {**os.environ, "KRB5CCNAME": ccache} if ccache else None
     done = subprocess.run(["node", str(HERE / "client.js"), "--port", str(port), *args],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=env)
     try:
         return json.loads(done.stdout)
     except ValueError:

@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod cabi;
 pub mod realm;
 
 use kerbsasl::testing::SaslClient;

@@ -16,6 +16,10 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub const REALM: &str = "KERBSASL.TEST";
+/// A second realm that KERBSASL.TEST trusts (with `RealmOptions::partner`):
+/// its users get tickets for KERBSASL.TEST's services through
+/// krbtgt/KERBSASL.TEST@PARTNER.TEST.
+pub const PARTNER_REALM: &str = "PARTNER.TEST";
 pub const HOST: &str = "broker.kerbsasl.test";
 pub const SERVICE: &str = "mqtt/broker.kerbsasl.test@KERBSASL.TEST";
 pub const PASSWORD: &str = "kerbsasl-test-password";
@@ -23,11 +27,16 @@ pub const PASSWORD: &str = "kerbsasl-test-password";
 /// Environment variables that describe a running realm to child processes.
 pub const DIR_VAR: &str = "KERBSASL_TEST_DIR";
 pub const PORT_VAR: &str = "KERBSASL_TEST_KDC_PORT";
+/// Set (to PARTNER_REALM) when the partner realm runs.
+pub const PARTNER_VAR: &str = "KERBSASL_TEST_PARTNER_REALM";
 
 #[derive(Debug, Clone, Default)]
 pub struct RealmOptions {
     /// krb5.conf `clockskew` in seconds; MIT's default (300) when None.
     pub clockskew: Option<u32>,
+    /// Also run PARTNER_REALM, trusted by REALM, with its own users alice
+    /// (alice@PARTNER_REALM), served by the same krb5kdc on the same port.
+    pub partner: bool,
 }
 
 /// A running realm. The process that started it owns the KDC and the temp
@@ -35,6 +44,7 @@ pub struct RealmOptions {
 pub struct Realm {
     pub dir: PathBuf,
     pub kdc_port: u16,
+    pub partner: bool,
     kdc: Option<Child>,
 }
 
@@ -51,20 +61,23 @@ impl Realm {
             let mut realm = Realm {
                 dir: dir.clone(),
                 kdc_port: port,
+                partner: options.partner,
                 kdc: None,
             };
-            if !dir.join("principal").exists() {
-                realm.run_checked(
-                    "kdb5_util",
-                    &["create", "-s", "-r", REALM, "-P", "kerbsasl-master"],
-                );
-                // A profile MIT could not parse would send the database to
-                // the machine's own /var/lib/krb5kdc: stop right there.
-                assert!(
-                    dir.join("principal").exists(),
-                    "kdb5_util did not create the database in {}",
-                    dir.display()
-                );
+            for (name, database) in realm.realms() {
+                if !dir.join(database).exists() {
+                    realm.run_checked(
+                        "kdb5_util",
+                        &["create", "-s", "-r", name, "-P", "kerbsasl-master"],
+                    );
+                    // A profile MIT could not parse would send the database
+                    // to the machine's own /var/lib/krb5kdc: stop right there.
+                    assert!(
+                        dir.join(database).exists(),
+                        "kdb5_util did not create the {name} database in {}",
+                        dir.display()
+                    );
+                }
             }
             match realm.start_kdc() {
                 Ok(child) => {
@@ -88,15 +101,25 @@ impl Realm {
         Some(Realm {
             dir,
             kdc_port,
+            partner: std::env::var_os(PARTNER_VAR).is_some(),
             kdc: None,
         })
+    }
+
+    /// The realms this fixture runs, with their database file names.
+    fn realms(&self) -> Vec<(&'static str, &'static str)> {
+        let mut realms = vec![(REALM, "principal")];
+        if self.partner {
+            realms.push((PARTNER_REALM, "partner-principal"));
+        }
+        realms
     }
 
     /// Variables a process needs to use this realm and nothing of the
     /// machine's own Kerberos setup.
     pub fn env(&self) -> Vec<(String, String)> {
         let path = |name: &str| self.path(name).display().to_string();
-        vec![
+        let mut env: Vec<(String, String)> = vec![
             ("KRB5_CONFIG".into(), path("krb5.conf")),
             ("KRB5_KDC_PROFILE".into(), path("kdc.conf")),
             (
@@ -113,7 +136,11 @@ impl Realm {
             ("KERBSASL_TEST_REALM".into(), REALM.into()),
             ("KERBSASL_TEST_SERVICE".into(), SERVICE.into()),
             ("KERBSASL_TEST_PASSWORD".into(), PASSWORD.into()),
-        ]
+        ];
+        if self.partner {
+            env.push((PARTNER_VAR.into(), PARTNER_REALM.into()));
+        }
+        env
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -129,9 +156,14 @@ impl Realm {
 
     /// Runs kadmin.local queries (one per line) and returns their output.
     pub fn kadmin(&self, queries: &[String]) -> String {
+        self.kadmin_in(REALM, queries)
+    }
+
+    /// As [`Realm::kadmin`], in the database of `realm`.
+    pub fn kadmin_in(&self, realm: &str, queries: &[String]) -> String {
         let mut child = self
             .command("kadmin.local")
-            .args(["-r", REALM])
+            .args(["-r", realm])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -205,10 +237,16 @@ impl Realm {
     /// when our end of its stdin closes, however this process ends (a
     /// panic, Ctrl-C, SIGKILL), it stops the KDC and removes the temp dir.
     fn start_kdc(&self) -> Result<Child, String> {
+        // One KDC serves every realm (`-r A -r B`; names have no spaces).
+        let realm_flags: String = self
+            .realms()
+            .iter()
+            .map(|(name, _)| format!("-r {name} "))
+            .collect();
         const WATCHDOG: &str = r#"
             trap '' INT                      # outlive Ctrl-C to clean up
             exec 3>&2 2>/dev/null            # only the KDC keeps the log pipe
-            krb5kdc -n -r "$1" -P "$2/kdc.pid" 2>&3 3>&- &
+            krb5kdc -n $1 -P "$2/kdc.pid" 2>&3 3>&- &
             kdc=$!
             exec 3>&-
             read -r _ || true
@@ -218,7 +256,7 @@ impl Realm {
         "#;
         let mut child = self
             .command("sh")
-            .args(["-c", WATCHDOG, "kerbsasl-realm", REALM])
+            .args(["-c", WATCHDOG, "kerbsasl-realm", &realm_flags])
             .arg(&self.dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -271,6 +309,24 @@ impl Realm {
             ),
         ]);
         self.kinit("alice", &self.path("alice.ccache"));
+        if self.partner {
+            self.populate_partner();
+        }
+    }
+
+    /// The trust: krbtgt/REALM@PARTNER_REALM with the same key in both
+    /// databases (same password, same enctypes), so PARTNER_REALM's KDC
+    /// issues cross-realm tickets that REALM's KDC can read.
+    fn populate_partner(&self) {
+        let trust = format!("addprinc -pw kerbsasl-trust krbtgt/{REALM}@{PARTNER_REALM}");
+        self.kadmin(std::slice::from_ref(&trust));
+        self.kadmin_in(
+            PARTNER_REALM,
+            &[
+                trust,
+                format!("addprinc -pw {PASSWORD} alice@{PARTNER_REALM}"),
+            ],
+        );
     }
 
     fn run_checked(&self, program: &str, args: &[&str]) {
@@ -326,6 +382,43 @@ fn write_config(dir: &Path, port: u16, options: &RealmOptions) {
         .clockskew
         .map(|s| format!("    clockskew = {s}\n"))
         .unwrap_or_default();
+    let partner_realm = if options.partner {
+        format!(
+            "    {PARTNER_REALM} = {{
+        kdc = 127.0.0.1:{port}
+    }}
+"
+        )
+    } else {
+        String::new()
+    };
+    let capaths = if options.partner {
+        format!(
+            "
+[capaths]
+    {PARTNER_REALM} = {{
+        {REALM} = .
+    }}
+"
+        )
+    } else {
+        String::new()
+    };
+    let partner_kdc = if options.partner {
+        format!(
+            "    {PARTNER_REALM} = {{
+        database_name = {d}/partner-principal
+        key_stash_file = {d}/partner-stash
+        acl_file = {d}/kadm5.acl
+        max_life = 10h
+        max_renewable_life = 1d
+        supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
+    }}
+"
+        )
+    } else {
+        String::new()
+    };
     let krb5_conf = format!(
         "[libdefaults]
     default_realm = {REALM}
@@ -342,11 +435,11 @@ fn write_config(dir: &Path, port: u16, options: &RealmOptions) {
         auth_to_local = RULE:[2:$1;$2](.*;admin)s/;admin$//
         auth_to_local = DEFAULT
     }}
-
+{partner_realm}
 [domain_realm]
     .kerbsasl.test = {REALM}
     kerbsasl.test = {REALM}
-"
+{capaths}"
     );
     let kdc_conf = format!(
         "[kdcdefaults]
@@ -364,7 +457,7 @@ fn write_config(dir: &Path, port: u16, options: &RealmOptions) {
         max_renewable_life = 1d
         supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
     }}
-
+{partner_kdc}
 [logging]
     kdc = STDERR
 "
