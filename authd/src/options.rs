@@ -41,6 +41,8 @@ starts a comment at the start of a line or after a space):
                        any principal in the keytab)
     keytab             path of the service keytab (default: KRB5_KTNAME)
     strip_realm        true: X-Remote-User is alice, not alice@EXAMPLE.COM
+                       (for the local realms only)
+    local_realms       REALM[,REALM...]: the realms strip_realm shortens
     auth_to_local      true: X-Remote-User from krb5.conf auth_to_local rules
     allowed_realms     REALM[,REALM...]: refuse clients of other realms
     replay_cache       dfl: (default), file2:/path, none: (not recommended)
