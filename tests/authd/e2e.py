@@ -14,6 +14,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -127,6 +128,8 @@ class Suite:
     def kerberos_and_cookies(self):
         check, url = self.check, self.url
         nginx_port, authd_port = self.nginx.port, self.authd.port
+
+        check("the README's nginx configuration is the one tested here", readme_matches_fixture)
 
         def health():
             r = request(authd_port, "/.kerbsasl/health")
@@ -442,6 +445,30 @@ class Suite:
 
         self.check("after the rotation, a ticket for the old key is refused with its kvno "
                    "in the log", old_key)
+
+
+def readme_matches_fixture():
+    """The README's nginx block has exactly the tested directives (it adds
+    only TLS, and may use other ports and comments)."""
+    readme = (fixture.ROOT / "README.md").read_text()
+    block = re.search(r"### nginx \(tested\).*?```nginx\n(.*?)```", readme, re.S)
+    if not block:
+        return False, "no ```nginx block under '### nginx (tested)' in README.md"
+
+    def directives(text):
+        lines = []
+        for line in text.splitlines():
+            line = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", line.split("#")[0].strip())
+            if line and not line.startswith(("listen ", "server_name ", "ssl_")):
+                lines.append(line)
+        return lines
+
+    documented = directives(block.group(1))
+    tested = directives(fixture.nginx_site(1, 2, "http://127.0.0.1:3"))
+    if documented == tested:
+        return True, f"{len(tested)} directives alike"
+    diff = [f"{a!r} != {b!r}" for a, b in zip(documented, tested) if a != b]
+    return False, f"README {len(documented)} lines, fixture {len(tested)}; first differences {diff[:3]}"
 
 
 # HTTP clients ---------------------------------------------------------
