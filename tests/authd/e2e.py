@@ -26,6 +26,9 @@ from pathlib import Path
 import fixture
 from fixture import HOST, REALM, REALM_DIR, SERVICE, Authd, Backend, Nginx, Service
 
+sys.path.insert(0, str(fixture.ROOT / "tests" / "support"))
+from results import Results  # noqa: E402
+
 ALICE = f"alice@{REALM}"
 EXPIRING = "expiring.kerbsasl.test"   # its tickets live 1 s
 WRONG = "wrong.kerbsasl.test"         # a service whose key authd lacks
@@ -565,26 +568,6 @@ def port_open(port):
         return True
     except OSError:
         return False
-
-
-class Results:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, case):
-        """Runs a case returning (ok, detail) and prints one line for it."""
-        try:
-            ok, detail = case()
-        except Exception as e:  # a broken case is a failed case, not a stop
-            ok, detail = False, f"{type(e).__name__}: {e}"
-        self.record(ok, name, detail)
-
-    def record(self, ok, name, detail):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}", flush=True)
 
 
 if __name__ == "__main__":

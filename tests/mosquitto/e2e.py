@@ -21,6 +21,9 @@ from pathlib import Path
 
 import raw_client
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
+from results import Results  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE.parent.parent / "target" / "debug" / "libkerbsasl.so"
 REALM = os.environ["KERBSASL_TEST_REALM"]
@@ -357,26 +360,6 @@ def bad_config_cases(work, results):
             return code not in (None, 0) and len(lines) == 1, f"exit status {code}; log: {shown}"
 
         results.check(f"bad config, {what} -> mosquitto refuses to start", refuses)
-
-
-class Results:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, case):
-        """Runs a case returning (ok, detail) and prints one line for it."""
-        try:
-            ok, detail = case()
-        except Exception as e:  # a broken case is a failed case, not a stop
-            ok, detail = False, f"{type(e).__name__}: {e}"
-        self.record(ok, name, detail)
-
-    def record(self, ok, name, detail):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}", flush=True)
 
 
 class Broker:
