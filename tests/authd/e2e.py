@@ -16,7 +16,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import fixture
 from fixture import HOST, REALM, REALM_DIR, SERVICE, Authd, Backend, Nginx, Service
 
 sys.path.insert(0, str(fixture.ROOT / "tests" / "support"))
-from results import Results  # noqa: E402
+from results import run_suite  # noqa: E402
 
 ALICE = f"alice@{REALM}"
 EXPIRING = "expiring.kerbsasl.test"   # its tickets live 1 s
@@ -39,24 +38,13 @@ GENERIC_BODY = "Kerberos authentication required\n"
 
 def main():
     work = Path(sys.argv[1])
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
-    results = Results()
-    try:
+
+    def sections(results):
         suite = Suite(work, results)
-        for section in (suite.kerberos_and_cookies, suite.other_secret, suite.short_sessions,
-                        suite.strip_realm, suite.bad_options, suite.keytab_rotation):
-            try:
-                section()
-            except Exception as e:  # e.g. a server that won't start: the next section may
-                results.record(False, f"{section.__name__} stopped", f"{type(e).__name__}: {e}")
-    except KeyboardInterrupt:
-        print("interrupted")
-        sys.exit(130)
-    finally:
-        Service.stop_all()
-    print(f"{results.passed} passed, {results.failed} failed")
-    sys.exit(1 if results.failed else 0)
+        return (suite.kerberos_and_cookies, suite.other_secret, suite.short_sessions,
+                suite.strip_realm, suite.bad_options, suite.keytab_rotation)
+
+    run_suite(sections, Service.stop_all)
 
 
 class Suite:

@@ -10,9 +10,9 @@ Prints one line per case and ends with "N passed, N failed".
 usage: e2e.py WORKDIR
 """
 
+import functools
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +22,7 @@ from pathlib import Path
 import raw_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
-from results import Results  # noqa: E402
+from results import run_suite  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE.parent.parent / "target" / "debug" / "libkerbsasl.so"
@@ -48,25 +48,13 @@ ACL = "pattern readwrite users/%u/#\n"
 
 def main():
     work = Path(sys.argv[1])
-    # Stop the brokers on Ctrl-C or kill as on a normal exit.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
-    results = Results()
-    try:
+
+    def sections(results):
         prepare_realm()
-        for section in (main_broker_cases, realm_rule_cases, per_listener_cases,
-                        bad_config_cases):
-            try:
-                section(work, results)
-            except Exception as e:  # e.g. a broker that won't start: the next section may
-                results.record(False, f"{section.__name__} stopped", f"{type(e).__name__}: {e}")
-    except KeyboardInterrupt:
-        print("interrupted")
-        sys.exit(130)
-    finally:
-        Broker.stop_all()
-    print(f"{results.passed} passed, {results.failed} failed")
-    sys.exit(1 if results.failed else 0)
+        return [functools.partial(section, work, results) for section in (
+            main_broker_cases, realm_rule_cases, per_listener_cases, bad_config_cases)]
+
+    run_suite(sections, Broker.stop_all)
 
 
 def prepare_realm():
