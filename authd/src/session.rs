@@ -500,6 +500,43 @@ mod tests {
         assert_eq!(plain.issue(&huge, HOST, at(0)), None);
     }
 
+    /// Mutated and truncated cookies, and random bytes: refused, never a
+    /// panic, never accepted.
+    #[test]
+    fn arbitrary_input_is_refused_without_panic() {
+        let s = sessions(&[7; 32], 3600);
+        let good = pair(&s.issue(&alice(), HOST, at(1_000_000)).unwrap()).to_string();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut bytes = good.clone().into_bytes();
+            match next() % 3 {
+                0 => {
+                    for _ in 0..1 + next() % 4 {
+                        let at = (next() as usize) % bytes.len();
+                        bytes[at] = next() as u8;
+                    }
+                }
+                1 => bytes.truncate((next() as usize) % bytes.len()),
+                _ => bytes = (0..next() % 200).map(|_| next() as u8).collect(),
+            }
+            if bytes == good.as_bytes() {
+                continue;
+            }
+            let got = s.verify(std::iter::once(&bytes[..]), HOST, at(1_000_000));
+            assert!(
+                got.is_err(),
+                "accepted {:?}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+    }
+
     #[test]
     fn secret_file_checks() {
         let dir = std::env::temp_dir().join(format!("authd-secret-{}", std::process::id()));
