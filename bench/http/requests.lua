@@ -24,27 +24,37 @@ function init(args)
    if not with_tokens then
       return
    end
-   tokens = {}
-   local nthreads = tonumber(args[3])
-   local line_number = 0
-   for line in io.lines(args[2]) do
-      if line_number % nthreads == id then
-         tokens[#tokens + 1] = line
-      end
-      line_number = line_number + 1
+   -- Streamed, not loaded: a table of a million tokens would make the
+   -- garbage collector pause wrk and inflate the latencies it measures.
+   token_file = args[2]
+   nthreads = tonumber(args[3])
+   lines = io.lines(token_file)
+   for _ = 1, id do
+      lines()
    end
-   next_token = 1
+end
+
+-- The next token for this thread (every nthreads-th line), starting over
+-- when the file runs out.
+local function next_token()
+   local token = lines()
+   if token == nil then
+      exhausted = exhausted + 1
+      lines = io.lines(token_file)
+      for _ = 1, id do
+         lines()
+      end
+      token = lines()
+   end
+   for _ = 2, nthreads do
+      lines()
+   end
+   return token
 end
 
 if with_tokens then
    function request()
-      if next_token > #tokens then
-         next_token = 1
-         exhausted = exhausted + 1
-      end
-      local token = tokens[next_token]
-      next_token = next_token + 1
-      return wrk.format("GET", nil, { Authorization = token })
+      return wrk.format("GET", nil, { Authorization = next_token() })
    end
 end
 

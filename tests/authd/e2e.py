@@ -34,8 +34,9 @@ WRONG = "wrong.kerbsasl.test"         # a service whose key authd lacks
 SKEW_SECONDS = 3                      # testrealm --clockskew, see the run script
 NTLM_NEGOTIATE = "TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAGFKAAAADw=="
 GENERIC_BODY = "Kerberos authentication required\n"
-# Growth of authd's VmRSS allowed over 400 requests (rounds 3 and 4): a leaked context or
-# buffer per request would be far more; allocator noise is less.
+# Growth of authd's VmRSS allowed over rounds 3 and 4 (400 requests): a
+# leaked context or buffer per request would be far more; allocator noise
+# is less.
 RSS_TOLERANCE_KIB = 512
 
 
