@@ -76,10 +76,17 @@ pub async fn answer<B>(
                 username: identity.username,
                 realm: identity.realm,
             };
-            let cookie = app
-                .sessions
-                .as_ref()
-                .and_then(|s| s.issue(&identity, &host, SystemTime::now()));
+            let cookie = app.sessions.as_ref().and_then(|sessions| {
+                let cookie = sessions.issue(&identity, &host, SystemTime::now());
+                if cookie.is_none() {
+                    log::warn!(
+                        "client {client}: {}'s identity is too long for a session cookie; \
+                         it keeps authenticating with Kerberos",
+                        identity.principal
+                    );
+                }
+                cookie
+            });
             authenticated(&client, &identity, Via::Kerberos, www_authenticate, cookie)
         }
         Err(e) => {

@@ -159,7 +159,7 @@ impl Settings {
         let mut secure = None;
         for (key, value) in pairs {
             match key.as_str() {
-                "listen" => settings.listen = value,
+                "listen" => settings.listen = parse_listen(&value)?,
                 "log_level" => settings.log_level = parse_log_level(&value)?,
                 "health_path" => settings.health_path = parse_health_path(&value)?,
                 "session_secret_file" => secret_file = Some(parse_path(&key, &value)?),
@@ -253,6 +253,21 @@ fn strip_comment(line: &str) -> &str {
     match line.find(" #").or_else(|| line.find("\t#")) {
         Some(at) => &line[..at],
         None => line,
+    }
+}
+
+/// `HOST:PORT` (`[::1]:8095` for IPv6); the host is resolved when binding.
+fn parse_listen(value: &str) -> Result<String, String> {
+    let port = value
+        .rsplit_once(':')
+        .filter(|(host, _)| !host.is_empty())
+        .and_then(|(_, port)| port.parse::<u16>().ok());
+    match port {
+        Some(_) => Ok(value.to_string()),
+        None => Err(format!(
+            "--listen (or listen) must be HOST:PORT such as 127.0.0.1:8095 or [::1]:8095, \
+             not {value:?}"
+        )),
     }
 }
 
@@ -419,7 +434,7 @@ mod tests {
     #[test]
     fn sessions() {
         let s = settings(&[
-            "--listen=:1",
+            "--listen=127.0.0.1:1",
             "-o",
             "session_secret_file=/etc/authd/secret",
             "-o",
@@ -436,19 +451,36 @@ mod tests {
                 secure: false,
             })
         );
-        assert!(error(&["--listen=:1", "-o", "session_ttl=1h"]).contains("session_secret_file"));
+        assert!(
+            error(&["--listen=127.0.0.1:1", "-o", "session_ttl=1h"])
+                .contains("session_secret_file")
+        );
     }
 
     #[test]
     fn bad_options_name_the_key() {
         assert!(error(&[]).contains("--listen"));
-        assert!(error(&["--listen=:1", "-o", "colour=red"]).contains("\"colour\""));
-        assert!(error(&["--listen=:1", "-o", "strip_realm"]).contains("KEY=VALUE"));
-        assert!(error(&["--listen=:1", "-o", "a=1", "-o", "a=2"]).contains("more than once"));
-        assert!(error(&["--listen=:1", "-o", "log_level=loud"]).contains("\"log_level\""));
-        assert!(error(&["--listen=:1", "-o", "health_path=health"]).contains("\"health_path\""));
+        assert!(error(&["--listen=127.0.0.1:1", "-o", "colour=red"]).contains("\"colour\""));
+        for bad in ["8095", "localhost", "127.0.0.1:http", "127.0.0.1:70000"] {
+            assert!(error(&["--listen", bad]).contains("HOST:PORT"), "{bad}");
+        }
+        assert_eq!(settings(&["--listen", "[::1]:8095"]).listen, "[::1]:8095");
+        assert!(error(&["--listen=127.0.0.1:1", "-o", "strip_realm"]).contains("KEY=VALUE"));
         assert!(
-            error(&["--listen=:1", "--config", "/nonexistent/authd.conf"]).contains("--config")
+            error(&["--listen=127.0.0.1:1", "-o", "a=1", "-o", "a=2"]).contains("more than once")
+        );
+        assert!(error(&["--listen=127.0.0.1:1", "-o", "log_level=loud"]).contains("\"log_level\""));
+        assert!(
+            error(&["--listen=127.0.0.1:1", "-o", "health_path=health"])
+                .contains("\"health_path\"")
+        );
+        assert!(
+            error(&[
+                "--listen=127.0.0.1:1",
+                "--config",
+                "/nonexistent/authd.conf"
+            ])
+            .contains("--config")
         );
         assert!(error(&["--bogus"]).contains("--bogus"));
     }

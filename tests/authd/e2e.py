@@ -424,11 +424,26 @@ class Suite:
 
             self.check(f"bad options, {what}: exit 2 before listening, with the reason", refused)
 
-        def no_listen():
-            done = subprocess.run([str(fixture.authd_binary())], capture_output=True, text=True)
-            return done.returncode == 2 and "--listen" in done.stderr, done.stderr.strip()
+        def listen(*args):
+            done = subprocess.run([str(fixture.authd_binary()), *args], capture_output=True,
+                                  text=True)
+            return done.returncode, done.stderr.strip()
 
-        self.check("no --listen: exit 2", no_listen)
+        def no_listen():
+            missing, bad = listen(), listen("--listen", "localhost")
+            ok = missing[0] == bad[0] == 2 and "--listen" in missing[1] and "HOST:PORT" in bad[1]
+            return ok, f"none: {missing}; 'localhost': {bad}"
+
+        def taken():
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                s.listen()
+                code, text = listen("--listen", f"127.0.0.1:{s.getsockname()[1]}",
+                                    "-o", f"keytab={self.keytab}")
+            return code == 1 and "cannot listen on" in text, f"exit status {code}: {text}"
+
+        self.check("no --listen, or one without a port: exit 2", no_listen)
+        self.check("an address in use: exit 1, saying so", taken)
 
     def keytab_rotation(self):
         keytab = self.work / "rotating.keytab"
