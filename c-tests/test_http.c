@@ -16,8 +16,8 @@
 #define HOST "broker.kerbsasl.test"
 #define OTHER_SERVICE "other/" HOST "@KERBSASL.TEST"
 #define NEGOTIATE "Negotiate"
-/* The header's documented bound (MAX_AUTHORIZATION_LEN). */
-#define MAX_AUTHORIZATION 98304u
+/* The header's documented bound. */
+#define MAX_AUTHORIZATION KERBSASL_MAX_AUTHORIZATION_LEN
 
 /* An NTLM NEGOTIATE_MESSAGE, as Windows sends without a Kerberos ticket. */
 static const char ntlm_header[] =

@@ -38,6 +38,13 @@
 #define KERBSASL_VERSION_STRING "1.0.0"
 
 /**
+ * The longest Authorization value kerbsasl_http_authenticate accepts, in
+ * bytes: a 64 KiB Kerberos token in base64, with the scheme and spaces.
+ * Longer values are KERBSASL_BAD_TOKEN.
+ */
+#define KERBSASL_MAX_AUTHORIZATION_LEN 98304
+
+/**
  * Major version: changes only with an incompatible ABI (and the soname).
  */
 #define KERBSASL_VERSION_MAJOR 1
@@ -198,7 +205,7 @@ const char *kerbsasl_last_error(void);
  *        NUL-terminated; NULL or length 0 when the request has none.
  *        Borrowed for the call. The scheme is case-insensitive and
  *        whitespace around the value and the token is ignored. Values
- *        longer than 98304 bytes (a 64 KiB token in base64) are
+ *        longer than KERBSASL_MAX_AUTHORIZATION_LEN bytes are
  *        KERBSASL_BAD_TOKEN.
  * @param session_out  on KERBSASL_OK, receives a session holding the
  *        identity (kerbsasl_session_principal, _username, _realm; no

@@ -9,12 +9,10 @@
 //!
 //! Credentials come from a pool because MIT holds a credential's lock for a
 //! whole accept: with one shared credential, accepts on several threads
-//! would run one at a time. There is one pool per kind of credential: the
-//! krb5-only one of SASL GSSAPI, and the krb5-or-SPNEGO one of HTTP
-//! Negotiate (made on first use).
+//! would run one at a time.
 
 use crate::error::Error;
-use crate::gss::{Credential, GssError, Krb5Context, Mechanisms, MemoryKeytab, Name};
+use crate::gss::{Credential, GssError, Krb5Context, MemoryKeytab, Name};
 use crate::principal::ServicePrincipal;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -78,42 +76,15 @@ impl FileStamp {
 
 /// One loaded version of the keytab and the credentials made from it.
 struct Generation {
-    idle_krb5: Mutex<Vec<Credential>>,
-    idle_negotiate: Mutex<Vec<Credential>>,
+    idle: Mutex<Vec<Credential>>,
     keytab_name: String,
     stamp: Option<FileStamp>,
     _memory: Option<MemoryKeytab>,
 }
 
-impl Generation {
-    /// A generation whose krb5 pool starts with `first`.
-    fn new(
-        first: Credential,
-        keytab_name: String,
-        stamp: Option<FileStamp>,
-        memory: Option<MemoryKeytab>,
-    ) -> Generation {
-        Generation {
-            idle_krb5: Mutex::new(vec![first]),
-            idle_negotiate: Mutex::new(Vec::new()),
-            keytab_name,
-            stamp,
-            _memory: memory,
-        }
-    }
-
-    fn idle(&self, mechanisms: Mechanisms) -> &Mutex<Vec<Credential>> {
-        match mechanisms {
-            Mechanisms::Krb5 => &self.idle_krb5,
-            Mechanisms::Krb5OrSpnego => &self.idle_negotiate,
-        }
-    }
-}
-
 /// A credential borrowed for one accept; returned to its pool on drop.
 pub struct CredentialLease {
     credential: Option<Credential>,
-    mechanisms: Mechanisms,
     generation: Arc<Generation>,
 }
 
@@ -128,7 +99,7 @@ impl std::ops::Deref for CredentialLease {
 
 impl Drop for CredentialLease {
     fn drop(&mut self) {
-        let mut idle = lock(self.generation.idle(self.mechanisms));
+        let mut idle = lock(&self.generation.idle);
         if idle.len() < MAX_IDLE_CREDENTIALS {
             idle.extend(self.credential.take());
         }
@@ -201,31 +172,27 @@ impl Acceptor {
         self.loader.source.name()
     }
 
-    /// Lends a credential of the given kind for one accept, reloading the
-    /// keytab first if its file changed.
-    pub fn lease(&self, mechanisms: Mechanisms) -> Result<CredentialLease, Error> {
+    /// Lends a credential for one accept, reloading the keytab first if
+    /// its file changed.
+    pub fn lease(&self) -> Result<CredentialLease, Error> {
         if self.check_due() {
             self.reload_if_changed();
         }
         let generation = Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner));
-        let pooled = lock(generation.idle(mechanisms)).pop();
+        let pooled = lock(&generation.idle).pop();
         let credential = match pooled {
             Some(credential) => credential,
-            None => self
-                .loader
-                .acquire(&generation.keytab_name, mechanisms)
-                .map_err(|e| {
-                    Error::config(format!(
-                        "cannot use keytab {} for {}: {}",
-                        self.keytab_name(),
-                        self.loader.principal.describe(),
-                        e.detail()
-                    ))
-                })?,
+            None => self.loader.acquire(&generation.keytab_name).map_err(|e| {
+                Error::config(format!(
+                    "cannot use keytab {} for {}: {}",
+                    self.keytab_name(),
+                    self.loader.principal.describe(),
+                    e.detail()
+                ))
+            })?,
         };
         Ok(CredentialLease {
             credential: Some(credential),
-            mechanisms,
             generation,
         })
     }
@@ -310,21 +277,26 @@ impl Acceptor {
 }
 
 impl Loader {
-    fn acquire(&self, keytab_name: &str, mechanisms: Mechanisms) -> Result<Credential, GssError> {
+    fn acquire(&self, keytab_name: &str) -> Result<Credential, GssError> {
         let mut store = vec![("keytab", keytab_name)];
         if let Some(rcache) = &self.replay_cache {
             store.push(("rcache", rcache));
         }
-        Credential::acceptor(self.desired_name.as_ref(), mechanisms, &store)
+        Credential::acceptor(self.desired_name.as_ref(), &store)
     }
 
     fn load(&self) -> Result<Generation, Error> {
         match &self.source {
             KeytabSource::Direct { name } => {
                 let credential = self
-                    .acquire(name, Mechanisms::Krb5)
+                    .acquire(name)
                     .map_err(|e| self.no_usable_key(e.detail(), None))?;
-                Ok(Generation::new(credential, name.clone(), None, None))
+                Ok(Generation {
+                    idle: Mutex::new(vec![credential]),
+                    keytab_name: name.clone(),
+                    stamp: None,
+                    _memory: None,
+                })
             }
             KeytabSource::File { name, path } => {
                 // Stamp first: a change during the copy triggers a reload.
@@ -359,19 +331,19 @@ impl Loader {
                     ));
                 }
                 let credential = self
-                    .acquire(memory.name(), Mechanisms::Krb5)
+                    .acquire(memory.name())
                     .map_err(|e| self.no_usable_key(e.detail(), Some(&copy.principals)))?;
                 log::debug!(
                     "loaded keytab {name}: {} keys for {}",
                     copy.entries,
                     copy.principals.join(", ")
                 );
-                Ok(Generation::new(
-                    credential,
-                    memory.name().to_string(),
+                Ok(Generation {
+                    idle: Mutex::new(vec![credential]),
+                    keytab_name: memory.name().to_string(),
                     stamp,
-                    Some(memory),
-                ))
+                    _memory: Some(memory),
+                })
             }
         }
     }

@@ -1,5 +1,6 @@
-//! The little DER that token checks need: lengths, tag-length-value
-//! elements and OIDs in dotted form. Never trusts a length it reads.
+//! The little DER that token checks and SPNEGO answers need: lengths,
+//! tag-length-value elements and OIDs in dotted form. Never trusts a
+//! length it reads.
 
 /// Decodes a DER length; returns (length, bytes used). Lengths of more
 /// than 4 bytes, and the indefinite form, are refused.
@@ -40,6 +41,23 @@ pub fn element(bytes: &[u8]) -> Option<Element<'_>> {
     })
 }
 
+/// Encodes one element (single-byte tag, definite length).
+pub fn encode(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let len = contents.len();
+    let mut out = Vec::with_capacity(contents.len() + 6);
+    out.push(tag);
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
 /// An OID's contents in dotted form, e.g. "1.2.840.113554.1.2.2".
 pub fn oid_to_string(oid: &[u8]) -> String {
     let Some((first, rest)) = oid.split_first() else {
@@ -78,6 +96,18 @@ mod tests {
         );
         assert!(element(&[0x04, 0x03, 0xaa]).is_none());
         assert!(element(&[]).is_none());
+    }
+
+    #[test]
+    fn encodes_what_it_reads() {
+        for len in [0, 1, 127, 128, 255, 256, 70_000] {
+            let contents = vec![7u8; len];
+            let encoded = encode(0x04, &contents);
+            let e = element(&encoded).unwrap();
+            assert_eq!((e.tag, e.contents.len(), e.rest.len()), (0x04, len, 0));
+        }
+        assert_eq!(encode(0x30, &[1, 2]), [0x30, 2, 1, 2]);
+        assert_eq!(encode(0x04, &[0; 200])[..3], [0x04, 0x81, 200]);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use crate::base64;
 use crate::error::Error;
-use crate::gss::{AcceptOutcome, Mechanisms, SecurityContext};
+use crate::gss::{AcceptOutcome, SecurityContext};
 use crate::identity::Identity;
 use crate::negotiate;
 use crate::server::Server;
@@ -69,17 +69,18 @@ impl Server {
         let Some(token) = negotiate_token(authorization.unwrap_or_default())? else {
             return Ok(HttpAuth::Challenge);
         };
-        negotiate::check_initial_token(&token)?;
+        let kerberos = negotiate::kerberos_token(&token)?;
         let shared = self.shared();
         let mut context = SecurityContext::new();
-        match shared.accept(&mut context, &token, Mechanisms::Krb5OrSpnego, true)? {
+        match shared.accept(&mut context, kerberos.krb5, true)? {
             AcceptOutcome::ContinueNeeded { .. } => Err(negotiate::not_leading(
-                "the Kerberos library asked for another round",
+                "its Kerberos token asks for another round (user-to-user or DCE style)",
             )),
             AcceptOutcome::Complete { output, peer } => {
                 let identity = shared.rules.identify(&peer)?;
+                let answer = kerberos.answer(&output);
                 let www_authenticate =
-                    (!output.is_empty()).then(|| format!("Negotiate {}", base64::encode(&output)));
+                    (!answer.is_empty()).then(|| format!("Negotiate {}", base64::encode(&answer)));
                 Ok(HttpAuth::Authenticated {
                     identity,
                     www_authenticate,

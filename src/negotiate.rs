@@ -1,12 +1,22 @@
-//! Checks of the token an HTTP Negotiate (RFC 4559) client sends, before
-//! Kerberos sees it: NTLM in place of Kerberos, SPNEGO offers that do not
-//! lead with Kerberos V5 (which would need a second round), and SPNEGO
-//! continuation tokens. Raw Kerberos V5 tokens get the SASL path's checks.
+//! The token of an HTTP Negotiate (RFC 4559) request: which Kerberos V5
+//! token it carries, and how to wrap the answer.
 //!
-//! SPNEGO (RFC 4178) initial token, as far as it is read here:
-//! `60 len 06 06 2b0601050502` then NegTokenInit `a0 len 30 len {
-//! [0] mechTypes SEQUENCE OF OID, [1] reqFlags, [2] mechToken OCTET
-//! STRING, [3] mechListMIC }`.
+//! Clients send a raw Kerberos V5 GSSAPI token or, mostly, a SPNEGO (RFC
+//! 4178) NegTokenInit whose optimistic token is Kerberos V5. kerbsasl
+//! unwraps SPNEGO itself and hands only the Kerberos token to MIT's krb5
+//! mechanism, with the same krb5-only credential as SASL: MIT's SPNEGO
+//! acceptor would do the same in one round, but renumbers the krb5 error
+//! codes, which the diagnosis hints and the keytab reload need. The answer
+//! is what MIT's SPNEGO gives in that round: a negTokenResp with
+//! accept-completed, the client's Kerberos OID and the AP-REP.
+//!
+//! Before Kerberos sees anything, tokens that cannot succeed in one round
+//! get a message saying why: NTLM instead of Kerberos, SPNEGO offers that
+//! do not lead with Kerberos V5, SPNEGO continuation tokens.
+//!
+//! SPNEGO initial token, as far as it is read here: `60 len 06 06
+//! 2b0601050502` then NegTokenInit `a0 len 30 len { [0] mechTypes SEQUENCE
+//! OF OID, [1] reqFlags, [2] mechToken OCTET STRING, [3] mechListMIC }`.
 
 use crate::der;
 use crate::error::Error;
@@ -105,9 +115,40 @@ fn is_krb5(oid: &[u8]) -> bool {
     oid == KRB5 || oid == KRB5_MS
 }
 
-/// Checks a decoded Negotiate token: Ok when Kerberos may accept it in
-/// one round.
-pub fn check_initial_token(token: &[u8]) -> Result<(), Error> {
+/// The Kerberos V5 part of a Negotiate token.
+#[derive(Debug, PartialEq, Eq)]
+pub struct KerberosToken<'a> {
+    /// The Kerberos V5 GSSAPI token (an AP-REQ), already checked like a
+    /// SASL initial token.
+    pub krb5: &'a [u8],
+    /// For SPNEGO, the Kerberos OID the client listed first (real or
+    /// Microsoft's), which the answer must name; None for a raw token.
+    spnego_mech: Option<&'a [u8]>,
+}
+
+impl KerberosToken<'_> {
+    /// The token to send back for Kerberos's output (the AP-REP, or
+    /// nothing): as is for a raw token; for SPNEGO, a negTokenResp with
+    /// negState accept-completed, supportedMech and the AP-REP as
+    /// responseToken. No mechListMIC: none is needed when the client's
+    /// first mechanism is chosen (RFC 4178 §5), and MIT sends none.
+    pub fn answer(&self, output: &[u8]) -> Vec<u8> {
+        let Some(mech) = self.spnego_mech else {
+            return output.to_vec();
+        };
+        const ACCEPT_COMPLETED: &[u8] = &[0x0a, 0x01, 0x00];
+        let mut fields = der::encode(0xa0, ACCEPT_COMPLETED);
+        fields.extend(der::encode(0xa1, &der::encode(0x06, mech)));
+        if !output.is_empty() {
+            fields.extend(der::encode(0xa2, &der::encode(0x04, output)));
+        }
+        der::encode(0xa1, &der::encode(0x30, &fields))
+    }
+}
+
+/// Finds the Kerberos V5 token in a decoded Negotiate token, or says why
+/// one round cannot succeed.
+pub fn kerberos_token(token: &[u8]) -> Result<KerberosToken<'_>, Error> {
     if token.starts_with(NTLMSSP) {
         return Err(ntlm("sent a raw NTLM token"));
     }
@@ -120,7 +161,11 @@ pub fn check_initial_token(token: &[u8]) -> Result<(), Error> {
     if !is_spnego(token) {
         // Raw Kerberos V5, or something else: the SASL path's checks
         // explain empty, truncated, other-mechanism and non-GSS tokens.
-        return sasl::check_initial_token(token);
+        sasl::check_initial_token(token)?;
+        return Ok(KerberosToken {
+            krb5: token,
+            spnego_mech: None,
+        });
     }
     let init = parse_init(token).ok_or_else(|| {
         Error::bad_token(
@@ -128,7 +173,7 @@ pub fn check_initial_token(token: &[u8]) -> Result<(), Error> {
              mechanism list (RFC 4178)",
         )
     })?;
-    let Some(first) = init.mechs.first() else {
+    let Some(&first) = init.mechs.first() else {
         return Err(Error::bad_token(
             "the client's SPNEGO token offers no mechanism",
         ));
@@ -153,12 +198,16 @@ pub fn check_initial_token(token: &[u8]) -> Result<(), Error> {
             mech_name(first)
         )));
     }
-    if init.mech_token.is_none_or(<[u8]>::is_empty) {
+    let Some(krb5) = init.mech_token.filter(|t| !t.is_empty()) else {
         return Err(not_leading(
             "its SPNEGO token offers Kerberos V5 but carries no Kerberos token",
         ));
-    }
-    Ok(())
+    };
+    sasl::check_initial_token(krb5)?;
+    Ok(KerberosToken {
+        krb5,
+        spnego_mech: Some(first),
+    })
 }
 
 /// The message for a Negotiate exchange that would need another round.
@@ -209,7 +258,7 @@ mod tests {
     }
 
     fn bad(token: &[u8]) -> String {
-        let err = check_initial_token(token).unwrap_err();
+        let err = kerberos_token(token).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::BadToken);
         err.message().to_string()
     }
@@ -225,10 +274,39 @@ mod tests {
         assert!(parse_init(b"\x60\x00").is_none());
     }
 
+    /// A minimal framed krb5 AP-REQ token, enough for the framing checks.
+    fn ap_req() -> Vec<u8> {
+        let mut body = der::encode(0x06, KRB5);
+        body.extend_from_slice(&[0x01, 0x00, 0x6e, 0x00]);
+        der::encode(0x60, &body)
+    }
+
     #[test]
-    fn kerberos_first_with_a_token_passes() {
-        check_initial_token(&neg_token_init(&[KRB5_MS, KRB5, NTLM], Some(b"x"))).unwrap();
-        check_initial_token(&neg_token_init(&[KRB5], Some(b"x"))).unwrap();
+    fn finds_the_kerberos_token() {
+        let raw = ap_req();
+        let found = kerberos_token(&raw).unwrap();
+        assert_eq!(found.krb5, &raw[..]);
+        assert_eq!(found.answer(b"rep"), b"rep");
+        for first in [KRB5, KRB5_MS] {
+            let token = neg_token_init(&[first, KRB5, NTLM], Some(&raw));
+            let found = kerberos_token(&token).unwrap();
+            assert_eq!(found.krb5, &raw[..]);
+            // What MIT's SPNEGO acceptor answers, byte for byte.
+            let mut want = vec![0xa1, 0x14, 0x30, 0x12, 0xa0, 0x03, 0x0a, 0x01, 0x00];
+            want.extend_from_slice(&[0xa1, 0x0b, 0x06, 0x09]);
+            want.extend_from_slice(first);
+            assert_eq!(found.answer(&[]), want);
+            let with_rep = found.answer(&[0x6f; 200]);
+            let resp = der::element(&with_rep).unwrap();
+            let seq = der::element(resp.contents).unwrap();
+            let state = der::element(seq.contents).unwrap();
+            let mech = der::element(state.rest).unwrap();
+            let rep = der::element(mech.rest).unwrap();
+            assert_eq!(
+                der::element(rep.contents).unwrap().contents,
+                &[0x6f; 200][..]
+            );
+        }
     }
 
     #[test]
@@ -252,7 +330,9 @@ mod tests {
         assert!(bad(&neg_token_init(&[IAKERB], Some(b"x"))).contains("IAKERB"));
         assert!(bad(&neg_token_init(&[], Some(b"x"))).contains("offers no mechanism"));
         assert!(bad(&[0xa1, 0x03, 0x30, 0x01, 0x00]).contains("continuation"));
-        assert!(bad(&neg_token_init(&[KRB5], Some(b"x"))[..20]).contains("malformed"));
+        assert!(bad(&neg_token_init(&[KRB5], Some(&ap_req()))[..20]).contains("malformed"));
+        // The optimistic token gets the raw token's checks.
+        assert!(bad(&neg_token_init(&[KRB5], Some(b"\x30\x00"))).contains("not a GSSAPI token"));
     }
 
     #[test]

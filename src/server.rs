@@ -5,7 +5,7 @@ use crate::acceptor::Acceptor;
 use crate::config::{Config, UsernameMapping};
 use crate::diagnosis;
 use crate::error::Error;
-use crate::gss::{AcceptOutcome, GssError, Mechanisms, SecurityContext};
+use crate::gss::{AcceptOutcome, GssError, SecurityContext};
 use crate::identity::{self, Identity, IdentityRules};
 use crate::sasl;
 use std::sync::Arc;
@@ -19,14 +19,14 @@ pub struct Server {
 
 /// What a server's sessions and HTTP rounds share.
 pub(crate) struct Shared {
-    pub(crate) config: Config,
+    config: Config,
     pub(crate) rules: IdentityRules,
     acceptor: Acceptor,
 }
 
 impl Shared {
-    /// One gss_accept_sec_context with a credential for `mechanisms`. For
-    /// a client's first token, a ticket that needs a key the loaded keytab
+    /// One gss_accept_sec_context of a Kerberos V5 token. For a client's
+    /// first token, a ticket that needs a key the loaded keytab
     /// lacks makes the keytab file be checked at once and, if it changed,
     /// the token be accepted again on a fresh context: the key check fails
     /// before the replay cache records the authenticator, so the same token
@@ -35,13 +35,12 @@ impl Shared {
         &self,
         context: &mut SecurityContext,
         token: &[u8],
-        mechanisms: Mechanisms,
         first: bool,
     ) -> Result<AcceptOutcome, Error> {
-        match self.accept_with_loaded_keys(context, token, mechanisms)? {
+        match self.accept_with_loaded_keys(context, token)? {
             Err(e) if first && diagnosis::needs_other_key(&e) && self.acceptor.reload_now() => {
                 *context = SecurityContext::new();
-                self.accept_with_loaded_keys(context, token, mechanisms)?
+                self.accept_with_loaded_keys(context, token)?
             }
             other => other,
         }
@@ -54,9 +53,8 @@ impl Shared {
         &self,
         context: &mut SecurityContext,
         token: &[u8],
-        mechanisms: Mechanisms,
     ) -> Result<Result<AcceptOutcome, GssError>, Error> {
-        let credential = self.acceptor.lease(mechanisms)?;
+        let credential = self.acceptor.lease()?;
         Ok(context.accept(&credential, token))
     }
 }
@@ -85,7 +83,8 @@ impl Server {
         if config.replay_cache_disabled() {
             log::warn!(
                 "replay_cache = none: replay detection is off, so a captured SASL GSSAPI \
-                 exchange can be replayed to log in as its client; use only for testing"
+                 exchange or HTTP Negotiate header can be replayed to log in as its client; \
+                 use only for testing"
             );
         }
         let rules = IdentityRules::new(&config)?;
@@ -235,9 +234,7 @@ impl Session {
         if first {
             sasl::check_initial_token(token)?;
         }
-        let outcome = self
-            .server
-            .accept(&mut self.context, token, Mechanisms::Krb5, first)?;
+        let outcome = self.server.accept(&mut self.context, token, first)?;
         match outcome {
             AcceptOutcome::ContinueNeeded { output } if !output.is_empty() => {
                 self.state = State::Accepting;

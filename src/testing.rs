@@ -110,6 +110,17 @@ pub mod fuzz {
         let _ = fixture().server.start(data);
     }
 
+    /// http_authenticate on arbitrary bytes (see [`super::http::fuzz_round`]).
+    pub fn http(data: &[u8]) {
+        super::http::fuzz_round(&fixture().server, data);
+    }
+
+    /// Seeds for [`http`] that decrypt in the current realm.
+    pub fn genuine_http_seeds() -> Vec<Vec<u8>> {
+        let f = fixture();
+        super::http::fuzz_seeds(&f.ccache, &f.service)
+    }
+
     /// server_step after a genuine context is established. The first byte
     /// picks what the rest is: 0, the raw reply to the AP-REP (must be
     /// empty); 1, the raw security-layer reply; 2, the security-layer reply

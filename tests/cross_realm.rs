@@ -32,6 +32,7 @@ fn main() {
                     "bad_local_realms_is_a_config_error",
                     bad_local_realms_is_a_config_error,
                 ),
+                test("http_partner_user_keeps_her_realm", http_partner_user),
             ]
         },
     )
@@ -115,4 +116,27 @@ fn bad_local_realms_is_a_config_error(realm: &Realm) {
     let (code, message) = login(realm, "alice", &[("local_realms", "A,,B")]).unwrap_err();
     assert_eq!(code, kerbsasl_result::KERBSASL_CONFIG);
     assert!(message.contains("\"local_realms\""), "{message}");
+}
+
+/// HTTP Negotiate applies the same rules: the partner's alice keeps her
+/// realm in the username, and the realm is there for role mapping.
+fn http_partner_user(realm: &Realm) {
+    let keytab = realm.path("mqtt.keytab").display().to_string();
+    let server = support::server(&[
+        ("principal", SERVICE),
+        ("keytab", &keytab),
+        ("strip_realm", "true"),
+    ]);
+    let ccache = support::fresh_ccache(realm, &partner_alice());
+    let header = kerbsasl::testing::http::NegotiateClient::spnego(&ccache, SERVICE, true)
+        .unwrap()
+        .authorization()
+        .unwrap();
+    match server.http_authenticate(Some(header.as_bytes())) {
+        Ok(kerbsasl::HttpAuth::Authenticated { identity, .. }) => {
+            assert_eq!(identity.username, partner_alice());
+            assert_eq!(identity.realm, PARTNER_REALM);
+        }
+        other => panic!("partner alice over HTTP: {other:?}"),
+    }
 }

@@ -15,6 +15,9 @@ fn main() {
             test("step_corpus_and_regressions", |_: &Realm| {
                 replay("step", kerbsasl::testing::fuzz::step)
             }),
+            test("http_corpus_and_regressions", |_: &Realm| {
+                replay("http", kerbsasl::testing::fuzz::http)
+            }),
         ]
     })
 }

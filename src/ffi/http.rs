@@ -11,6 +11,11 @@ use std::ffi::{CStr, c_char};
 /// The challenge, static so that it outlives every call.
 const NEGOTIATE: &CStr = c"Negotiate";
 
+/// The longest Authorization value kerbsasl_http_authenticate accepts, in
+/// bytes: a 64 KiB Kerberos token in base64, with the scheme and spaces.
+/// Longer values are KERBSASL_BAD_TOKEN.
+pub const KERBSASL_MAX_AUTHORIZATION_LEN: usize = 98304;
+
 /// One HTTP Negotiate (RFC 4559) round on a configured server: checks the
 /// request's Authorization header, as Elasticsearch's Kerberos realm does.
 /// A client must lead with a Kerberos token (raw Kerberos V5 or SPNEGO);
@@ -24,7 +29,7 @@ const NEGOTIATE: &CStr = c"Negotiate";
 ///        NUL-terminated; NULL or length 0 when the request has none.
 ///        Borrowed for the call. The scheme is case-insensitive and
 ///        whitespace around the value and the token is ignored. Values
-///        longer than 98304 bytes (a 64 KiB token in base64) are
+///        longer than KERBSASL_MAX_AUTHORIZATION_LEN bytes are
 ///        KERBSASL_BAD_TOKEN.
 /// @param session_out  on KERBSASL_OK, receives a session holding the
 ///        identity (kerbsasl_session_principal, _username, _realm; no
@@ -120,4 +125,15 @@ pub unsafe extern "C" fn kerbsasl_http_authenticate(
         }
         kerbsasl_result::KERBSASL_OK
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_c_bound_is_the_rust_bound() {
+        assert_eq!(
+            super::KERBSASL_MAX_AUTHORIZATION_LEN,
+            crate::MAX_AUTHORIZATION_LEN
+        );
+    }
 }

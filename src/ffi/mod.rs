@@ -14,7 +14,7 @@ mod version;
 
 pub(crate) use boundary::c_string;
 pub use boundary::kerbsasl_last_error;
-pub use http::kerbsasl_http_authenticate;
+pub use http::{KERBSASL_MAX_AUTHORIZATION_LEN, kerbsasl_http_authenticate};
 pub use log::{kerbsasl_log_callback, kerbsasl_log_level, kerbsasl_set_log_callback};
 pub(crate) use result::error_code_name;
 pub use result::{kerbsasl_result, kerbsasl_result_str};

@@ -6,18 +6,8 @@ use super::status::{GssError, is_error};
 use libgssapi_sys as sys;
 use std::ffi::CString;
 
-/// What an acceptor credential accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mechanisms {
-    /// Raw Kerberos V5 tokens only (SASL GSSAPI): the mechglue never
-    /// selects SPNEGO or anything else.
-    Krb5,
-    /// Raw Kerberos V5 tokens, and SPNEGO tokens that negotiate Kerberos V5
-    /// and nothing else (HTTP Negotiate).
-    Krb5OrSpnego,
-}
-
-/// An acceptor or initiator credential, released with gss_release_cred.
+/// A credential, released with gss_release_cred: krb5-only for acceptors
+/// (SPNEGO is unwrapped by kerbsasl itself, see negotiate.rs).
 pub struct Credential(sys::gss_cred_id_t);
 
 // SAFETY: MIT credentials lock internally; one credential may be used by
@@ -28,51 +18,35 @@ unsafe impl Sync for Credential {}
 impl Credential {
     /// An acceptor credential for `name` (None: any principal in the keytab)
     /// from a store such as `[("keytab", "MEMORY:x"), ("rcache", "dfl:")]`.
-    pub fn acceptor(
-        name: Option<&Name>,
-        mechanisms: Mechanisms,
-        store: &[(&str, &str)],
-    ) -> Result<Credential, GssError> {
-        match mechanisms {
-            Mechanisms::Krb5 => {
-                Self::acquire(name, oid::krb5_only(), sys::GSS_C_ACCEPT as i32, store)
-            }
-            Mechanisms::Krb5OrSpnego => {
-                let credential = Self::acquire(
-                    name,
-                    oid::krb5_and_spnego(),
-                    sys::GSS_C_ACCEPT as i32,
-                    store,
-                )?;
-                // Without this SPNEGO would negotiate any mechanism MIT has
-                // (IAKERB, or whatever a plugin adds).
-                credential.limit_negotiation_to_krb5()?;
-                Ok(credential)
-            }
-        }
+    pub fn acceptor(name: Option<&Name>, store: &[(&str, &str)]) -> Result<Credential, GssError> {
+        Self::acquire(name, sys::GSS_C_ACCEPT as i32, store)
     }
 
-    /// An initiator credential from the ccache named `ccache`, for
-    /// `mechanisms`.
-    pub fn initiator(ccache: &str, mechanisms: Mechanisms) -> Result<Credential, GssError> {
-        let set = match mechanisms {
-            Mechanisms::Krb5 => oid::krb5_only(),
-            Mechanisms::Krb5OrSpnego => oid::krb5_and_spnego(),
+    /// An initiator credential from the ccache named `ccache`, for krb5,
+    /// or for krb5 and SPNEGO.
+    pub fn initiator(ccache: &str, with_spnego: bool) -> Result<Credential, GssError> {
+        let mechs = if with_spnego {
+            oid::krb5_and_spnego()
+        } else {
+            oid::krb5_only()
         };
-        Self::acquire(None, set, sys::GSS_C_INITIATE as i32, &[("ccache", ccache)])
-    }
-
-    fn limit_negotiation_to_krb5(&self) -> Result<(), GssError> {
-        let mut minor = 0;
-        // SAFETY: a valid credential and a static OID set, which MIT copies.
-        let major = unsafe { sys::gss_set_neg_mechs(&mut minor, self.0, oid::krb5_only()) };
-        if is_error(major) {
-            return Err(GssError::capture(major, minor));
-        }
-        Ok(())
+        Self::acquire_for(
+            None,
+            mechs,
+            sys::GSS_C_INITIATE as i32,
+            &[("ccache", ccache)],
+        )
     }
 
     fn acquire(
+        name: Option<&Name>,
+        usage: i32,
+        store: &[(&str, &str)],
+    ) -> Result<Credential, GssError> {
+        Self::acquire_for(name, oid::krb5_only(), usage, store)
+    }
+
+    fn acquire_for(
         name: Option<&Name>,
         mechs: sys::gss_OID_set,
         usage: i32,

@@ -3,7 +3,7 @@
 
 use super::buffer::{OwnedBuffer, borrowed};
 use super::context::SecurityContext;
-use super::cred::{Credential, Mechanisms};
+use super::cred::Credential;
 use super::name::Name;
 use super::oid;
 use super::status::{GssError, is_error};
@@ -42,15 +42,10 @@ impl Initiator {
         if mutual {
             flags |= sys::GSS_C_MUTUAL_FLAG;
         }
-        let mechanisms = if spnego {
-            Mechanisms::Krb5OrSpnego
-        } else {
-            Mechanisms::Krb5
-        };
         Ok(Initiator {
             context: SecurityContext::new(),
             target: Name::krb5_principal(target)?,
-            cred: Credential::initiator(ccache, mechanisms)?,
+            cred: Credential::initiator(ccache, spnego)?,
             flags,
             spnego,
             established: false,

@@ -16,7 +16,7 @@ mod oid;
 mod status;
 
 pub use context::{AcceptOutcome, SecurityContext};
-pub use cred::{Credential, Mechanisms};
+pub use cred::Credential;
 pub use initiator::Initiator;
 pub use krb5::{Krb5Context, MemoryKeytab};
 pub use name::Name;

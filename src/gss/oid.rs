@@ -5,12 +5,8 @@ use std::ffi::c_void;
 
 /// DER body of 1.2.840.113554.1.2.2, the Kerberos V5 mechanism.
 pub const KRB5_MECH: &[u8] = b"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02";
-/// DER body of 1.2.840.48018.1.2.2, the Kerberos V5 OID Microsoft's
-/// SPNEGO sends (a mis-encoding of the real one); MIT's krb5 mechanism
-/// answers to it.
-pub const KRB5_MS_MECH: &[u8] = b"\x2a\x86\x48\x82\xf7\x12\x01\x02\x02";
 /// DER body of 1.3.6.1.5.5.2, SPNEGO.
-pub const SPNEGO_MECH: &[u8] = b"\x2b\x06\x01\x05\x05\x02";
+const SPNEGO_MECH: &[u8] = b"\x2b\x06\x01\x05\x05\x02";
 /// DER body of 1.2.840.113554.1.2.2.1, the krb5 principal name type.
 const KRB5_PRINCIPAL_NAME: &[u8] = b"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02\x01";
 
@@ -77,18 +73,17 @@ pub fn krb5_only() -> sys::gss_OID_set {
     &KRB5_ONLY.0 as *const sys::gss_OID_set_desc as sys::gss_OID_set
 }
 
+/// SPNEGO, for the test initiator (acceptors unwrap SPNEGO themselves).
 pub fn spnego_mech() -> sys::gss_OID {
     &SPNEGO_MECH_DESC.0 as *const sys::gss_OID_desc as sys::gss_OID
 }
 
-/// The mechanism set {krb5, SPNEGO}, for HTTP Negotiate credentials (whose
-/// SPNEGO is then limited to negotiating krb5).
+/// The mechanism set {krb5, SPNEGO}, for SPNEGO initiator credentials.
 pub fn krb5_and_spnego() -> sys::gss_OID_set {
     &KRB5_AND_SPNEGO.0 as *const sys::gss_OID_set_desc as sys::gss_OID_set
 }
 
-/// Whether `oid` (as returned by GSSAPI) is the krb5 mechanism, under its
-/// real OID or Microsoft's.
+/// Whether `oid` (as returned by GSSAPI) is the krb5 mechanism.
 pub fn is_krb5(oid: sys::gss_OID) -> bool {
     if oid.is_null() {
         return false;
@@ -96,10 +91,7 @@ pub fn is_krb5(oid: sys::gss_OID) -> bool {
     // SAFETY: GSSAPI returned a valid descriptor of `length` bytes.
     let bytes = unsafe {
         let desc = &*oid;
-        if desc.elements.is_null() {
-            return false;
-        }
         std::slice::from_raw_parts(desc.elements as *const u8, desc.length as usize)
     };
-    bytes == KRB5_MECH || bytes == KRB5_MS_MECH
+    bytes == KRB5_MECH
 }

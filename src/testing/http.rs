@@ -4,6 +4,7 @@
 
 use crate::base64;
 use crate::gss::Initiator;
+use crate::server::Server;
 
 /// One client attempt (one security context).
 pub struct NegotiateClient {
@@ -49,4 +50,55 @@ impl NegotiateClient {
             Err("the client's context is still not established".to_string())
         }
     }
+}
+
+/// One fuzzed HTTP round. The first byte picks what the rest is: even, the
+/// Authorization header value itself (scheme, spacing, base64); odd, the
+/// token, sent as `Negotiate <base64>` so that mutations reach the SPNEGO
+/// and Kerberos parsers rather than the base64 decoder.
+pub fn fuzz_round(server: &Server, data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        let _ = server.http_authenticate(None);
+        return;
+    };
+    let header = if mode % 2 == 0 {
+        rest.to_vec()
+    } else {
+        format!("Negotiate {}", base64::encode(rest)).into_bytes()
+    };
+    if let Ok(crate::HttpAuth::Authenticated {
+        www_authenticate: Some(www),
+        ..
+    }) = server.http_authenticate(Some(&header))
+    {
+        assert!(www.starts_with("Negotiate "), "{www}");
+    }
+}
+
+/// Seeds for [`fuzz_round`]: genuine SPNEGO and raw Kerberos tokens from
+/// `ccache` for `target`, in both modes, and the other header shapes.
+pub fn fuzz_seeds(ccache: &str, target: &str) -> Vec<Vec<u8>> {
+    let mut seeds = Vec::new();
+    for spnego in [true, false] {
+        let client = if spnego {
+            NegotiateClient::spnego(ccache, target, true)
+        } else {
+            NegotiateClient::krb5(ccache, target, true)
+        };
+        let Ok(token) = client.and_then(|mut c| c.token()) else {
+            continue;
+        };
+        seeds.push([&[1u8][..], &token].concat());
+        let header = format!("Negotiate {}", base64::encode(&token));
+        seeds.push([&[0u8][..], header.as_bytes()].concat());
+    }
+    for header in [
+        "Basic YWxpY2U6cHc=",
+        "negotiate",
+        "Negotiate TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAGFKAAAADw==",
+        "  NEGOTIATE\toRQwEqADCgEAoQsGCSqGSIb3EgECAg== ",
+    ] {
+        seeds.push([&[0u8][..], header.as_bytes()].concat());
+    }
+    seeds
 }

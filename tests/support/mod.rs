@@ -81,12 +81,17 @@ pub fn alice(realm: &Realm, target: &str) -> SaslClient {
     SaslClient::new(&realm.ccache_for("alice"), target, true).expect("client")
 }
 
-/// A client for `target` as `user`, with a ccache of its own so that no
-/// service ticket cached by another test is reused.
-pub fn fresh_client(realm: &Realm, user: &str, target: &str) -> SaslClient {
+/// A ccache name (`FILE:...`) with a new TGT for `user`, of its own so that
+/// no service ticket cached by another test is reused.
+pub fn fresh_ccache(realm: &Realm, user: &str) -> String {
     let ccache = realm.path(&format!("{}.ccache", unique("fresh")));
     realm.kinit(user, &ccache);
-    SaslClient::new(&format!("FILE:{}", ccache.display()), target, true).expect("client")
+    format!("FILE:{}", ccache.display())
+}
+
+/// A client for `target` as `user`, with a ccache of its own.
+pub fn fresh_client(realm: &Realm, user: &str, target: &str) -> SaslClient {
+    SaslClient::new(&fresh_ccache(realm, user), target, true).expect("client")
 }
 
 /// Adds service principal `name` (e.g. "amqp/broker.kerbsasl.test") and
