@@ -440,7 +440,8 @@ class Suite:
                 s.listen()
                 code, text = listen("--listen", f"127.0.0.1:{s.getsockname()[1]}",
                                     "-o", f"keytab={self.keytab}")
-            return code == 1 and "cannot listen on" in text, f"exit status {code}: {text}"
+            return code == 1 and "cannot listen on" in text, \
+                f"exit status {code}: {text.splitlines()[-1]}"
 
         self.check("no --listen, or one without a port: exit 2", no_listen)
         self.check("an address in use: exit 1, saying so", taken)
