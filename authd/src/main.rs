@@ -58,7 +58,10 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
     };
-    runtime.block_on(run(&settings, app))
+    let status = runtime.block_on(run(&settings, app));
+    // A Kerberos accept still running on the blocking pool gets a moment.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    status
 }
 
 async fn run(settings: &Settings, app: Arc<App>) -> ExitCode {
