@@ -374,8 +374,16 @@ class Suite:
                    "'Ticket expired' logged", expired_ticket)
 
     def strip_realm(self):
-        self.authd.restart(self.options(principal=SERVICE, strip_realm="true",
-                                        session_secret_file=None, session_secure=None))
+        # From a --config file this time, with -o for the log level.
+        config = self.work / "authd.conf"
+        config.write_text(f"""# kerbsasl-authd
+principal {SERVICE}
+keytab {self.keytab}   # HTTP/localhost and HTTP/{EXPIRING}
+
+strip_realm true
+log_level info  # -o overrides it
+""")
+        self.authd.restart({"log_level": "debug"}, config_file=config)
 
         def strip():
             r = curl(self.url + "/app")
@@ -384,8 +392,9 @@ class Suite:
                   seen.get("X-Kerberos-Realm")) == ("alice", ALICE, REALM)
             return ok and session_cookie(r) is None, f"{r}; backend saw {seen}"
 
-        self.check(f"principal {SERVICE}, strip_realm: X-Remote-User alice, the principal "
-                   "and realm in their headers; no cookie with sessions off", strip)
+        self.check(f"--config with principal {SERVICE}, strip_realm: X-Remote-User alice, "
+                   "the principal and realm in their headers; no cookie with sessions off",
+                   strip)
 
         def other_principal():
             ccache = fixture.kinit("alice", self.work / "expiring2.ccache")

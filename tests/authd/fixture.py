@@ -170,10 +170,13 @@ class Authd(Service):
         self.port = port or free_port()
         self.binary = binary or authd_binary()
         self.env = None
+        self.config_file = None
         self.mark = 0
 
     def command(self):
         command = [str(self.binary), "--listen", f"127.0.0.1:{self.port}"]
+        if self.config_file:
+            command += ["--config", str(self.config_file)]
         for key, value in self.options.items():
             command += ["-o", f"{key}={value}"]
         return command
@@ -190,10 +193,12 @@ class Authd(Service):
             raise RuntimeError(f"{e}: {self.log().strip()[-800:]}") from None
         return self
 
-    def restart(self, options):
-        """Stops, then starts on the same port with new options."""
+    def restart(self, options, config_file=None):
+        """Stops, then starts on the same port with new options (-o) and
+        optionally a --config file."""
         self.stop()
         self.options = dict(options)
+        self.config_file = config_file
         return self.start()
 
     def run_to_exit(self, timeout=10):
