@@ -366,9 +366,12 @@ static void bad_arguments(void)
     code = kerbsasl_http_authenticate(server, NULL, 5, &session, &www, &www_len);
     check_result("NULL authorization with a length", code, KERBSASL_INVALID_ARGUMENT,
                  kerbsasl_last_error(), "authorization is NULL", NULL);
+    www = "untouched";
     code = kerbsasl_http_authenticate(server, header, strlen(header), NULL, &www, &www_len);
     check_result("NULL session_out", code, KERBSASL_INVALID_ARGUMENT, kerbsasl_last_error(),
                  "session_out is NULL", NULL);
+    check(strcmp(www, NEGOTIATE) == 0, "NULL session_out: WWW-Authenticate \"Negotiate\"",
+          "%s", www);
     session = (kerbsasl_session *)(void *)&session;
     code = kerbsasl_http_authenticate(server, header, strlen(header), &session, NULL, &www_len);
     check_result("NULL www_authenticate", code, KERBSASL_INVALID_ARGUMENT,

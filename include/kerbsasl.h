@@ -199,7 +199,8 @@ const char *kerbsasl_last_error(void);
  *
  * @param server  the server; not modified. Its options apply as for SASL:
  *        principal ("*": any principal in the keytab), keytab,
- *        strip_realm, auth_to_local, allowed_realms, replay_cache.
+ *        strip_realm, local_realms, auth_to_local, allowed_realms,
+ *        replay_cache.
  * @param authorization, authorization_len  the value of the request's
  *        Authorization header (e.g. "Negotiate YIIC..."), not
  *        NUL-terminated; NULL or length 0 when the request has none.
@@ -218,8 +219,9 @@ const char *kerbsasl_last_error(void);
  *        - on KERBSASL_OK, "Negotiate <base64 mutual-authentication
  *          token>" to add to the 2xx response, owned by the session (valid
  *          until its disposal); or NULL and 0 when there is no token;
- *        - after any other result, the static string "Negotiate" (never
- *          freed), for the 401 response.
+ *        - after any other result (for KERBSASL_INVALID_ARGUMENT: if
+ *          neither is NULL), the static string "Negotiate" (never freed),
+ *          for the 401 response.
  * @return KERBSASL_OK (authenticated);
  *         KERBSASL_CONTINUE (no Negotiate credentials in the request: no
  *         header, another scheme such as Basic, or a bare "Negotiate":

@@ -11,6 +11,7 @@
 //! whole accept: with one shared credential, accepts on several threads
 //! would run one at a time.
 
+use crate::diagnosis::{KEYTAB_UNREADABLE_HINT, NO_KEY_HINT};
 use crate::error::Error;
 use crate::gss::{Credential, GssError, Krb5Context, MemoryKeytab, Name};
 use crate::principal::ServicePrincipal;
@@ -36,7 +37,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Where the keys come from.
-enum KeytabSource {
+pub(crate) enum KeytabSource {
     /// A file keytab: copied into memory and watched for changes.
     File { name: String, path: PathBuf },
     /// Any other keytab (MEMORY:, or a type kerbsasl can't watch): used as is.
@@ -44,7 +45,7 @@ enum KeytabSource {
 }
 
 impl KeytabSource {
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             KeytabSource::File { name, .. } | KeytabSource::Direct { name } => name,
         }
@@ -144,16 +145,10 @@ impl Acceptor {
     ) -> Result<Acceptor, Error> {
         let krb5 = Krb5Context::new()
             .map_err(|e| Error::config(format!("cannot initialise Kerberos: {e}")))?;
-        let keytab_name = match keytab {
-            Some(name) => name.to_string(),
-            None => krb5
-                .default_keytab_name()
-                .map_err(|e| Error::config(format!("cannot find the default keytab name: {e}")))?,
-        };
         let loader = Loader {
             desired_name: import_name(principal)?,
             principal: principal.clone(),
-            source: classify_keytab(&krb5, &keytab_name)?,
+            source: resolve_keytab(&krb5, keytab)?,
             replay_cache: replay_cache.map(str::to_string),
         };
         let generation = loader.load()?;
@@ -313,8 +308,7 @@ impl Loader {
                 );
                 let (memory, copy) = MemoryKeytab::copy_of(name, memory_name).map_err(|e| {
                     Error::config(format!(
-                        "cannot read keytab {name} (needed for {}): {e}. Hint: set the keytab \
-                         option to the path of the service's keytab, readable by the broker's user",
+                        "cannot read keytab {name} (needed for {}): {e}. Hint: {KEYTAB_UNREADABLE_HINT}",
                         self.principal.describe()
                     ))
                 })?;
@@ -353,8 +347,7 @@ impl Loader {
             .map(|principals| format!(" (it holds keys for: {})", principals.join(", ")))
             .unwrap_or_default();
         Error::config(format!(
-            "keytab {} has no key for {}{holds}: {}. Hint: export the service's key into this \
-             keytab (kadmin: ktadd -k FILE PRINCIPAL), or set principal to one it holds",
+            "keytab {} has no key for {}{holds}: {}. Hint: {NO_KEY_HINT}",
             self.source.name(),
             self.principal.describe(),
             detail
@@ -382,6 +375,21 @@ fn import_name(principal: &ServicePrincipal) -> Result<Option<Name>, Error> {
             e.detail()
         ))
     })
+}
+
+/// The keytab a server uses: the configured one, else the default
+/// (KRB5_KTNAME, then krb5.conf default_keytab_name).
+pub(crate) fn resolve_keytab(
+    krb5: &Krb5Context,
+    keytab: Option<&str>,
+) -> Result<KeytabSource, Error> {
+    let name = match keytab {
+        Some(name) => name.to_string(),
+        None => krb5
+            .default_keytab_name()
+            .map_err(|e| Error::config(format!("cannot find the default keytab name: {e}")))?,
+    };
+    classify_keytab(krb5, &name)
 }
 
 fn classify_keytab(krb5: &Krb5Context, name: &str) -> Result<KeytabSource, Error> {

@@ -27,28 +27,35 @@ const RC_LAST: i32 = -1765328215; // KRB5_RC_IO_PERM
 /// The ASN.1 decoder's error table.
 const ASN1_BASE: i64 = 1859794432;
 
-const REPLAY_HINT: &str = "this exact Kerberos authenticator was already used: either \
+pub const REPLAY_HINT: &str = "this exact Kerberos authenticator was already used: either \
      an attacker replayed it, or a client re-sent an old token; servers that share a replay \
      cache must not share a service principal unless they should reject each other's replays";
-const SKEW_HINT: &str = "the client's clock and this server's clock differ by more than \
+pub const SKEW_HINT: &str = "the client's clock and this server's clock differ by more than \
      the allowed skew (krb5.conf clockskew, default 300 s): synchronise both with NTP";
-const EXPIRED_HINT: &str = "the client's service ticket has expired: the client must get \
+pub const EXPIRED_HINT: &str = "the client's service ticket has expired: the client must get \
      a fresh ticket (kinit, or renew its credentials)";
-const NOT_YET_VALID_HINT: &str = "the client's ticket is not valid yet: the clocks of the \
+pub const NOT_YET_VALID_HINT: &str = "the client's ticket is not valid yet: the clocks of the \
      client, the KDC and this server disagree, or the ticket is postdated";
-const WRONG_SERVICE_HINT: &str = "the client asked the KDC for a ticket to a different \
+pub const WRONG_SERVICE_HINT: &str = "the client asked the KDC for a ticket to a different \
      service than this server's keytab holds: make the client use this server's service name \
      and host name, or add that principal's key to the keytab (principal = * accepts any \
      principal in the keytab)";
-const STALE_KVNO_HINT: &str = "the keytab lacks the key version (kvno) the ticket was \
+pub const STALE_KVNO_HINT: &str = "the keytab lacks the key version (kvno) the ticket was \
      encrypted with: the service's key was changed at the KDC (for example by ktadd without \
      -norandkey) after this keytab was exported; export the current key into the keytab";
-const KEY_MISMATCH_HINT: &str = "the ticket could not be decrypted with the keytab's key: \
+pub const KEY_MISMATCH_HINT: &str = "the ticket could not be decrypted with the keytab's key: \
      the keytab is out of date for this principal (same kvno, different key) or the token was \
      tampered with; export a fresh keytab";
-const ENCTYPE_HINT: &str = "the ticket is encrypted with an enctype for which the keytab \
+pub const ENCTYPE_HINT: &str = "the ticket is encrypted with an enctype for which the keytab \
      has no key: export keys for the enctypes the KDC issues (see ktadd -e)";
-const REPLAY_CACHE_HINT: &str = "make the replay cache directory (KRB5RCACHEDIR, default \
+pub const KEYTAB_UNREADABLE_HINT: &str = "set the keytab option to the path of the service's \
+     keytab, readable by the broker's user";
+pub const NO_KEY_HINT: &str = "export the service's key into this keytab (kadmin: ktadd -k \
+     FILE PRINCIPAL), or set principal to one it holds";
+pub const REPLAY_CACHE_OFF_WARNING: &str = "replay_cache = none: replay detection is off, so a \
+     captured SASL GSSAPI exchange or HTTP Negotiate header can be replayed to log in as its \
+     client; use only for testing";
+pub const REPLAY_CACHE_HINT: &str = "make the replay cache directory (KRB5RCACHEDIR, default \
      /var/tmp) writable by the broker's user, or set the replay_cache option to a writable \
      file2:/path";
 

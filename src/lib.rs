@@ -3,7 +3,8 @@
 //!
 //! Layers, each calling only the ones below it:
 //! - the safe core: [`Config`], [`Server`], [`Session`], [`Identity`],
-//!   [`Error`], and [`Server::http_authenticate`] with [`HttpAuth`];
+//!   [`Error`], [`Server::http_authenticate`] with [`HttpAuth`], and
+//!   [`preflight`], the checks behind `kerbsasl-check`;
 //! - `gss`: the only GSSAPI `unsafe`, RAII over MIT handles;
 //! - `ffi`: the `kerbsasl_*` C ABI (see include/kerbsasl.h);
 //! - `mosquitto`: the Mosquitto 2 plugin entry points, over the safe core.
@@ -33,9 +34,13 @@ mod mosquitto;
 /// cbindgen:ignore
 mod negotiate;
 /// cbindgen:ignore
+pub mod preflight;
+/// cbindgen:ignore
 mod principal;
 /// cbindgen:ignore
 mod sasl;
+/// cbindgen:ignore
+mod sasl_client;
 /// cbindgen:ignore
 mod server;
 /// cbindgen:ignore

@@ -81,11 +81,7 @@ impl Server {
     /// Validates the configuration and acquires the acceptor credential.
     pub fn new(config: Config) -> Result<Server, Error> {
         if config.replay_cache_disabled() {
-            log::warn!(
-                "replay_cache = none: replay detection is off, so a captured SASL GSSAPI \
-                 exchange or HTTP Negotiate header can be replayed to log in as its client; \
-                 use only for testing"
-            );
+            log::warn!("{}", diagnosis::REPLAY_CACHE_OFF_WARNING);
         }
         let rules = IdentityRules::new(&config)?;
         let acceptor = Acceptor::new(

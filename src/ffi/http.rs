@@ -23,7 +23,8 @@ pub const KERBSASL_MAX_AUTHORIZATION_LEN: usize = 98304;
 ///
 /// @param server  the server; not modified. Its options apply as for SASL:
 ///        principal ("*": any principal in the keytab), keytab,
-///        strip_realm, auth_to_local, allowed_realms, replay_cache.
+///        strip_realm, local_realms, auth_to_local, allowed_realms,
+///        replay_cache.
 /// @param authorization, authorization_len  the value of the request's
 ///        Authorization header (e.g. "Negotiate YIIC..."), not
 ///        NUL-terminated; NULL or length 0 when the request has none.
@@ -42,8 +43,9 @@ pub const KERBSASL_MAX_AUTHORIZATION_LEN: usize = 98304;
 ///        - on KERBSASL_OK, "Negotiate <base64 mutual-authentication
 ///          token>" to add to the 2xx response, owned by the session (valid
 ///          until its disposal); or NULL and 0 when there is no token;
-///        - after any other result, the static string "Negotiate" (never
-///          freed), for the 401 response.
+///        - after any other result (for KERBSASL_INVALID_ARGUMENT: if
+///          neither is NULL), the static string "Negotiate" (never freed),
+///          for the 401 response.
 /// @return KERBSASL_OK (authenticated);
 ///         KERBSASL_CONTINUE (no Negotiate credentials in the request: no
 ///         header, another scheme such as Basic, or a bare "Negotiate":
@@ -76,20 +78,25 @@ pub unsafe extern "C" fn kerbsasl_http_authenticate(
 ) -> kerbsasl_result {
     const NAME: &str = "kerbsasl_http_authenticate";
     guard(NAME, || {
+        // The answers to anything but success, set first so that every
+        // early return (and a panic) leaves them defined.
+        let www_writable = !www_authenticate.is_null() && !www_authenticate_len.is_null();
+        // SAFETY: each pointer is written only if non-NULL; the caller
+        // provides them writable.
+        unsafe {
+            if www_writable {
+                *www_authenticate = NEGOTIATE.as_ptr();
+                *www_authenticate_len = NEGOTIATE.count_bytes();
+            }
+            if !session_out.is_null() {
+                *session_out = std::ptr::null_mut();
+            }
+        }
         if session_out.is_null() {
             return invalid_argument(NAME, "session_out is NULL");
         }
-        // SAFETY: checked non-NULL; the caller provides a writable pointer.
-        unsafe { *session_out = std::ptr::null_mut() };
-        if www_authenticate.is_null() || www_authenticate_len.is_null() {
+        if !www_writable {
             return invalid_argument(NAME, "www_authenticate or www_authenticate_len is NULL");
-        }
-        // The answer to anything but success, set first so that every
-        // early return (and a panic) leaves it defined.
-        // SAFETY: both checked non-NULL; the caller provides them writable.
-        unsafe {
-            *www_authenticate = NEGOTIATE.as_ptr();
-            *www_authenticate_len = NEGOTIATE.count_bytes();
         }
         // SAFETY: a non-NULL server pointer comes from kerbsasl_server_new.
         let Some(server) = (unsafe { server.as_ref() }) else {

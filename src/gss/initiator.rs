@@ -1,5 +1,6 @@
-//! The client side, for tests, benchmarks and fuzzing only: kerbsasl is a
-//! server library, but its tests need real initiator tokens.
+//! The client side: kerbsasl is a server library, but its preflight
+//! self-test (a service authenticating to itself) and its tests need real
+//! initiator tokens.
 
 use super::buffer::{OwnedBuffer, borrowed};
 use super::context::SecurityContext;

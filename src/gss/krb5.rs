@@ -1,27 +1,29 @@
 //! The few libkrb5 calls GSSAPI does not cover: the default keytab name,
-//! keytab inspection, and copying a keytab into a MEMORY keytab.
+//! keytab inspection, and copying a keytab into a MEMORY keytab. The
+//! krb5.conf profile and the KDC exchange of the preflight checks are in
+//! `profile` and `kdc`, over the handles declared here.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
 use std::fmt;
 
-type Krb5ErrorCode = i32;
+pub(super) type Krb5ErrorCode = i32;
 
 /// Opaque libkrb5 handles.
 #[repr(C)]
-struct KContext {
+pub(super) struct KContext {
     _private: [u8; 0],
 }
 #[repr(C)]
-struct KKeytab {
+pub(super) struct KKeytab {
     _private: [u8; 0],
 }
 #[repr(C)]
-struct KPrincipal {
+pub(super) struct KPrincipal {
     _private: [u8; 0],
 }
 
 #[repr(C)]
-struct KKeyblock {
+pub(super) struct KKeyblock {
     magic: i32,
     enctype: i32,
     length: c_uint,
@@ -84,8 +86,24 @@ unsafe extern "C" {
         name: *mut *mut c_char,
     ) -> Krb5ErrorCode;
     fn krb5_free_unparsed_name(context: *mut KContext, name: *mut c_char);
+    fn krb5_parse_name(
+        context: *mut KContext,
+        name: *const c_char,
+        principal: *mut *mut KPrincipal,
+    ) -> Krb5ErrorCode;
+    fn krb5_free_principal(context: *mut KContext, principal: *mut KPrincipal);
     fn krb5_get_default_realm(context: *mut KContext, realm: *mut *mut c_char) -> Krb5ErrorCode;
     fn krb5_free_default_realm(context: *mut KContext, realm: *mut c_char);
+}
+
+#[link(name = "k5crypto")]
+unsafe extern "C" {
+    fn krb5_enctype_to_name(
+        enctype: i32,
+        shortest: c_uint,
+        buffer: *mut c_char,
+        length: usize,
+    ) -> Krb5ErrorCode;
 }
 
 const KRB5_KT_END: Krb5ErrorCode = -1765328202;
@@ -93,7 +111,15 @@ const KRB5_KT_END: Krb5ErrorCode = -1765328202;
 /// A libkrb5 failure with its message.
 #[derive(Debug, Clone)]
 pub struct Krb5Error {
+    /// The krb5_error_code (0 when the failure is kerbsasl's own).
+    pub code: i32,
     pub message: String,
+}
+
+impl Krb5Error {
+    fn own(message: String) -> Krb5Error {
+        Krb5Error { code: 0, message }
+    }
 }
 
 impl fmt::Display for Krb5Error {
@@ -124,13 +150,18 @@ impl Krb5Context {
         let code = unsafe { krb5_init_context(&mut context) };
         if code != 0 {
             return Err(Krb5Error {
+                code,
                 message: format!("cannot initialise Kerberos (krb5_init_context error {code})"),
             });
         }
         Ok(Krb5Context(context))
     }
 
-    fn error(&self, code: Krb5ErrorCode) -> Krb5Error {
+    pub(super) fn as_ptr(&self) -> *mut KContext {
+        self.0
+    }
+
+    pub(super) fn error(&self, code: Krb5ErrorCode) -> Krb5Error {
         // SAFETY: the context is valid; the message is freed right after
         // being copied.
         let message = unsafe {
@@ -143,7 +174,7 @@ impl Krb5Context {
                 text
             }
         };
-        Krb5Error { message }
+        Krb5Error { code, message }
     }
 
     /// KRB5_KTNAME, else krb5.conf default_keytab_name, else MIT's default.
@@ -178,10 +209,8 @@ impl Krb5Context {
         Ok(realm)
     }
 
-    fn resolve(&self, name: &str) -> Result<Keytab<'_>, Krb5Error> {
-        let c_name = CString::new(name).map_err(|_| Krb5Error {
-            message: format!("keytab name {name:?} contains a NUL byte"),
-        })?;
+    pub(super) fn resolve(&self, name: &str) -> Result<Keytab<'_>, Krb5Error> {
+        let c_name = c_string(name, "keytab name")?;
         let mut handle = std::ptr::null_mut();
         // SAFETY: valid context, NUL-terminated name, out-pointer.
         let code = unsafe { krb5_kt_resolve(self.0, c_name.as_ptr(), &mut handle) };
@@ -205,7 +234,40 @@ impl Krb5Context {
         )
     }
 
-    fn unparse(&self, principal: *const KPrincipal) -> Result<String, Krb5Error> {
+    /// Every entry of keytab `name`, in keytab order.
+    pub fn keytab_entries(&self, name: &str) -> Result<Vec<KeytabEntry>, Krb5Error> {
+        let mut entries = Vec::new();
+        self.resolve(name)?.for_each_entry(|entry| {
+            entries.push(KeytabEntry {
+                principal: self.unparse(entry.principal)?,
+                kvno: entry.vno,
+                enctype: entry.key.enctype,
+                timestamp: i64::from(entry.timestamp as u32),
+            });
+            Ok(())
+        })?;
+        Ok(entries)
+    }
+
+    /// `name` as libkrb5 reads it, with the default realm added when it
+    /// has none: `mqtt/host` becomes `mqtt/host@EXAMPLE.COM`.
+    pub fn canonical_principal(&self, name: &str) -> Result<String, Krb5Error> {
+        let principal = self.parse_name(name)?;
+        self.unparse(principal.0)
+    }
+
+    pub(super) fn parse_name(&self, name: &str) -> Result<Principal<'_>, Krb5Error> {
+        let c_name = c_string(name, "principal")?;
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: valid context, NUL-terminated name, out-pointer.
+        let code = unsafe { krb5_parse_name(self.0, c_name.as_ptr(), &mut raw) };
+        if code != 0 {
+            return Err(self.error(code));
+        }
+        Ok(Principal(raw, self))
+    }
+
+    pub(super) fn unparse(&self, principal: *const KPrincipal) -> Result<String, Krb5Error> {
         let mut raw = std::ptr::null_mut();
         // SAFETY: valid context and principal; the string is freed below.
         let code = unsafe { krb5_unparse_name(self.0, principal, &mut raw) };
@@ -222,6 +284,44 @@ impl Krb5Context {
     }
 }
 
+/// One keytab entry, as `klist -kte` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeytabEntry {
+    pub principal: String,
+    pub kvno: u32,
+    pub enctype: i32,
+    /// When the key was written, in seconds since the epoch.
+    pub timestamp: i64,
+}
+
+/// MIT's name of an enctype, e.g. "aes256-cts-hmac-sha1-96".
+pub fn enctype_name(enctype: i32) -> String {
+    let mut buffer = [0 as c_char; 128];
+    // SAFETY: the buffer and its length match.
+    let code = unsafe { krb5_enctype_to_name(enctype, 0, buffer.as_mut_ptr(), buffer.len()) };
+    if code != 0 {
+        return format!("enctype {enctype}");
+    }
+    // SAFETY: krb5_enctype_to_name NUL-terminates within the buffer.
+    unsafe { CStr::from_ptr(buffer.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+pub(super) fn c_string(text: &str, what: &str) -> Result<CString, Krb5Error> {
+    CString::new(text).map_err(|_| Krb5Error::own(format!("{what} {text:?} contains a NUL byte")))
+}
+
+/// A parsed principal, freed on drop.
+pub(super) struct Principal<'a>(pub(super) *mut KPrincipal, pub(super) &'a Krb5Context);
+
+impl Drop for Principal<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the principal is owned and freed once, with its context.
+        unsafe { krb5_free_principal(self.1.0, self.0) };
+    }
+}
+
 impl Drop for Krb5Context {
     fn drop(&mut self) {
         // SAFETY: the context is owned and freed once.
@@ -230,9 +330,9 @@ impl Drop for Krb5Context {
 }
 
 /// A resolved keytab handle, closed on drop.
-struct Keytab<'a> {
+pub(super) struct Keytab<'a> {
     context: &'a Krb5Context,
-    handle: *mut KKeytab,
+    pub(super) handle: *mut KKeytab,
 }
 
 impl Keytab<'_> {

@@ -10,14 +10,17 @@ mod buffer;
 mod context;
 mod cred;
 mod initiator;
+mod kdc;
 mod krb5;
 mod name;
 mod oid;
+mod profile;
 mod status;
 
 pub use context::{AcceptOutcome, SecurityContext};
 pub use cred::Credential;
 pub use initiator::Initiator;
-pub use krb5::{Krb5Context, MemoryKeytab};
+pub use kdc::{IssuedTicket, ticket_from_keytab};
+pub use krb5::{Krb5Context, Krb5Error, MemoryKeytab, enctype_name};
 pub use name::Name;
 pub use status::{GssError, RoutineError};

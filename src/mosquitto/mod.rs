@@ -21,6 +21,7 @@ use broker::{
     EVT_EXT_AUTH_START, ExtendedAuthEvent, LOG_DEBUG, LOG_ERR, LOG_INFO, LOG_NOTICE, LOG_WARNING,
     MosquittoOpt, PLUGIN_INTERFACE_VERSION, PluginId,
 };
+pub(crate) use plugin::PluginOptions;
 use plugin::{Outcome, Plugin};
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -25,6 +25,49 @@ pub enum Outcome {
     Defer,
 }
 
+/// A plugin block's `plugin_opt_*` options, sorted into the plugin's own
+/// and kerbsasl's.
+pub struct PluginOptions<'a> {
+    pub method: String,
+    /// Whether usernames may contain '/' (plugin_opt_allow_username_slash).
+    pub allow_slash: bool,
+    pub server_options: Vec<(&'a str, &'a str)>,
+}
+
+impl PluginOptions<'_> {
+    /// `auth_method` and `allow_username_slash` are the plugin's own; every
+    /// other key must be a kerbsasl option, passed on unchanged.
+    pub fn parse(options: &[(String, String)]) -> Result<PluginOptions<'_>, String> {
+        let mut parsed = PluginOptions {
+            method: DEFAULT_METHOD.to_string(),
+            allow_slash: false,
+            server_options: Vec::new(),
+        };
+        for (key, value) in options {
+            match key.as_str() {
+                "auth_method" if value.is_empty() => {
+                    return Err("plugin_opt_auth_method is empty".into());
+                }
+                "auth_method" => parsed.method = value.clone(),
+                "allow_username_slash" => {
+                    parsed.allow_slash = parse_bool(key, value).map_err(|e| e.to_string())?;
+                }
+                _ if OPTION_KEYS.contains(&key.as_str()) => {
+                    parsed.server_options.push((key.as_str(), value.as_str()));
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown option plugin_opt_{key}; known options: {}, and the plugin's \
+                         own auth_method, allow_username_slash",
+                        OPTION_KEYS.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(parsed)
+    }
+}
+
 pub struct Plugin {
     broker: Broker,
     method: String,
@@ -45,34 +88,14 @@ struct Clients {
 }
 
 impl Plugin {
-    /// Builds the instance from `plugin_opt_*` options: `auth_method` and
-    /// `allow_username_slash` are the plugin's own, every other key goes to
-    /// kerbsasl unchanged.
+    /// Builds the instance from `plugin_opt_*` options (see
+    /// [`PluginOptions::parse`]).
     pub fn new(broker: Broker, options: &[(String, String)]) -> Result<Plugin, String> {
-        let mut method = DEFAULT_METHOD.to_string();
-        let mut allow_slash = false;
-        let mut server_options = Vec::new();
-        for (key, value) in options {
-            match key.as_str() {
-                "auth_method" if value.is_empty() => {
-                    return Err("plugin_opt_auth_method is empty".into());
-                }
-                "auth_method" => method = value.clone(),
-                "allow_username_slash" => {
-                    allow_slash = parse_bool(key, value).map_err(|e| e.to_string())?;
-                }
-                _ if OPTION_KEYS.contains(&key.as_str()) => {
-                    server_options.push((key.as_str(), value.as_str()));
-                }
-                _ => {
-                    return Err(format!(
-                        "unknown option plugin_opt_{key}; known options: {}, and the plugin's \
-                         own auth_method, allow_username_slash",
-                        OPTION_KEYS.join(", ")
-                    ));
-                }
-            }
-        }
+        let PluginOptions {
+            method,
+            allow_slash,
+            server_options,
+        } = PluginOptions::parse(options)?;
         let server = Server::from_options(server_options).map_err(|e| e.to_string())?;
         Ok(Plugin {
             broker,
