@@ -187,12 +187,52 @@ fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     response
 }
 
-/// The host the client asked for: what the proxy forwarded, else Host.
+/// The host the client asked for, without a port (browsers share cookies
+/// between a host's ports, and proxies differ in forwarding it): what the
+/// proxy forwarded, else Host.
 fn forwarded_host(headers: &HeaderMap) -> String {
-    headers
+    let host = headers
         .get("x-forwarded-host")
         .or_else(|| headers.get(header::HOST))
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase()
+        .unwrap_or("");
+    without_port(host.trim()).to_ascii_lowercase()
+}
+
+fn without_port(host: &str) -> &str {
+    if let Some(end) = host.find(']') {
+        return &host[..=end]; // [::1]:8443
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_for_cookies() {
+        let host = |pairs: &[(&'static str, &str)]| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                headers.insert(*name, HeaderValue::from_str(value).unwrap());
+            }
+            forwarded_host(&headers)
+        };
+        assert_eq!(host(&[("host", "App.Example.com:8443")]), "app.example.com");
+        assert_eq!(
+            host(&[
+                ("host", "127.0.0.1:1"),
+                ("x-forwarded-host", "app.example.com")
+            ]),
+            "app.example.com"
+        );
+        assert_eq!(host(&[("host", "[::1]:8443")]), "[::1]");
+        assert_eq!(host(&[("host", "[::1]")]), "[::1]");
+        assert_eq!(host(&[("host", "app:")]), "app:");
+        assert_eq!(host(&[]), "");
+    }
 }

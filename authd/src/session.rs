@@ -7,12 +7,12 @@
 //! - a fixed label, so no other HMAC use of the secret yields a valid tag;
 //! - the cookie's name, so a cookie cannot be moved to another name served
 //!   with the same secret;
-//! - the host the cookie was issued for (X-Forwarded-Host, else Host), so
-//!   one application's backend, which sees the cookie, cannot replay it to
-//!   another application behind the same authd;
+//! - the host the cookie was issued for (X-Forwarded-Host, else Host,
+//!   without a port), so one application's backend, which sees the cookie,
+//!   cannot replay it to another application behind the same authd;
 //! - a digest of the identity options (principal, strip_realm,
-//!   local_realms, auth_to_local, allowed_realms), so changing them ends old sessions
-//!   instead of honouring usernames mapped under the old rules.
+//!   local_realms, auth_to_local, allowed_realms), so changing them ends
+//!   old sessions instead of honouring usernames mapped under the old rules.
 //!
 //! The key id (4 bytes derived from the secret) tells a cookie signed with
 //! another secret from a tampered one in the log; changing the secret ends
