@@ -232,18 +232,8 @@ fn ntlm(what: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::der::encode as tlv;
     use crate::error::ErrorKind;
-
-    /// DER element with a short or long length.
-    fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        match contents.len() {
-            n if n < 0x80 => out.push(n as u8),
-            n => out.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
-        }
-        out.extend_from_slice(contents);
-        out
-    }
 
     /// A NegTokenInit offering `mechs` with an optional mechToken.
     pub fn neg_token_init(mechs: &[&[u8]], mech_token: Option<&[u8]>) -> Vec<u8> {
