@@ -388,8 +388,10 @@ class Apache(Service):
         shutil.copy(keytab, self.keytab)
         for path in (self.keytab, self.rcache):
             shutil.chown(path, user, group)
-        for path in (d, d / "www"):
+        # ... and the realm's krb5.conf, whatever the umask.
+        for path in (d, d / "www", REALM_DIR):
             path.chmod(0o755)
+        (REALM_DIR / "krb5.conf").chmod(0o644)
         modules = ["mpm_event", "authn_core", "authz_core", "authz_user", "auth_gssapi"]
         loads = "\n".join(f"LoadModule {m}_module {self.MODULES}/mod_{m}.so" for m in modules)
         conf = f"""\
