@@ -37,6 +37,9 @@ const KEY_ID_LABEL: &[u8] = b"kerbsasl-authd key id";
 pub const MIN_SECRET_LEN: usize = 32;
 /// Browsers keep cookies up to about 4 KiB; longer identities get none.
 const MAX_COOKIE_LEN: usize = 4000;
+/// Cookies of our name looked at per request (browsers send one per
+/// matching path): a request stuffed with thousands costs no more.
+const MAX_CANDIDATES: usize = 4;
 /// Library options that change who a client is taken to be.
 const IDENTITY_OPTIONS: &[&str] = &[
     "principal",
@@ -198,7 +201,8 @@ impl Sessions {
     }
 
     /// Finds a valid session among the request's `Cookie` header values;
-    /// with several cookies of this name, the first valid one wins.
+    /// with several cookies of this name, the first valid one of the first
+    /// few wins.
     pub fn verify<'a>(
         &self,
         cookie_headers: impl Iterator<Item = &'a [u8]>,
@@ -206,13 +210,14 @@ impl Sessions {
         now: SystemTime,
     ) -> Result<Identity, Rejection> {
         let mut rejection = Rejection::Absent;
-        for header in cookie_headers {
-            for value in cookie_values(header, self.cookie.as_bytes()) {
-                match self.check(value, host, now) {
-                    Ok(identity) => return Ok(identity),
-                    Err(why) if rejection == Rejection::Absent => rejection = why,
-                    Err(_) => {}
-                }
+        let candidates = cookie_headers
+            .flat_map(|header| cookie_values(header, self.cookie.as_bytes()))
+            .take(MAX_CANDIDATES);
+        for value in candidates {
+            match self.check(value, host, now) {
+                Ok(identity) => return Ok(identity),
+                Err(why) if rejection == Rejection::Absent => rejection = why,
+                Err(_) => {}
             }
         }
         Err(rejection)
@@ -474,6 +479,11 @@ mod tests {
         let header = format!("sso=junk; sso=\"{}\"", &pair(&good)["sso=".len()..]);
         assert_eq!(verify(&s, &header, HOST, 1_000_000), Ok(alice()));
         assert_eq!(verify(&s, "sso=junk", HOST, 0), Err(Rejection::Malformed));
+        let stuffed = format!("{}; {}", "sso=junk; ".repeat(1000), pair(&good));
+        assert_eq!(
+            verify(&s, &stuffed, HOST, 1_000_000),
+            Err(Rejection::Malformed)
+        );
     }
 
     #[test]
