@@ -1,8 +1,13 @@
 # Builds and installs libkerbsasl (shared and static), its header and a
 # pkg-config file. Tests and the demo have their own commands: see README.
 #
-#   make                      release build
-#   make install PREFIX=/usr/local [DESTDIR=...] [BUILD=debug]
+#   make [BUILD=debug]                        build with cargo, as yourself
+#   sudo make install PREFIX=/usr/local [DESTDIR=...] [BUILD=debug]
+#                                             copy what `make` built
+#   sudo make uninstall PREFIX=/usr/local
+#
+# `install` only copies: it runs no cargo (root may have none) and writes
+# nothing under target/, which stays owned by whoever built.
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
@@ -10,27 +15,32 @@ INCLUDEDIR ?= $(PREFIX)/include
 BUILD ?= release
 CARGO ?= cargo
 
-VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
-MAJOR := $(firstword $(subst ., ,$(VERSION)))
-ifeq ($(BUILD),release)
-CARGO_FLAGS := --release
-else
-CARGO_FLAGS :=
-endif
+# Cargo.toml's version, as build.rs renders it into the header.
+HEADER := include/kerbsasl.h
+VERSION := $(shell sed -n 's/^\#define KERBSASL_VERSION_STRING "\(.*\)"$$/\1/p' $(HEADER))
+MAJOR := $(shell sed -n 's/^\#define KERBSASL_VERSION_MAJOR \([0-9]*\)$$/\1/p' $(HEADER))
 OUT := target/$(BUILD)
+BUILT := $(OUT)/libkerbsasl.so $(OUT)/libkerbsasl.a
+BUILD_COMMAND := make$(if $(filter-out release,$(BUILD)), BUILD=$(BUILD))
 
 .PHONY: all install uninstall
 
 all:
-	$(CARGO) build --lib $(CARGO_FLAGS)
+	$(CARGO) build --lib $(if $(filter release,$(BUILD)),--release)
 
-install: all
+install:
+	@for built in $(BUILT); do \
+	    if [ ! -f "$$built" ]; then \
+	        echo "make install: $$built is missing: run '$(BUILD_COMMAND)' first (as yourself, not root)" >&2; \
+	        exit 1; \
+	    fi; \
+	done
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 755 $(OUT)/libkerbsasl.so $(DESTDIR)$(LIBDIR)/libkerbsasl.so.$(VERSION)
 	ln -sfn libkerbsasl.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libkerbsasl.so.$(MAJOR)
 	ln -sfn libkerbsasl.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libkerbsasl.so
 	install -m 644 $(OUT)/libkerbsasl.a $(DESTDIR)$(LIBDIR)/libkerbsasl.a
-	install -m 644 include/kerbsasl.h $(DESTDIR)$(INCLUDEDIR)/kerbsasl.h
+	install -m 644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/kerbsasl.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    kerbsasl.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/kerbsasl.pc

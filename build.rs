@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets it");
+    let major = cargo_env("CARGO_PKG_VERSION_MAJOR");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libkerbsasl.so.{major}");
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
@@ -17,12 +17,7 @@ fn main() {
 
     let mut config = cbindgen::Config::from_file(manifest_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is valid");
-    // cbindgen can't render string constants; this one comes from Cargo.toml.
-    let version = std::env::var("CARGO_PKG_VERSION").expect("cargo sets it");
-    config.after_includes = Some(format!(
-        "\n/** The version as a string, \"MAJOR.MINOR.PATCH\". */\n\
-         #define KERBSASL_VERSION_STRING \"{version}\""
-    ));
+    config.after_includes = Some(version_macros());
     let bindings = cbindgen::Builder::new()
         .with_crate(&manifest_dir)
         .with_config(config)
@@ -46,4 +41,38 @@ fn main() {
         );
         std::process::exit(1);
     }
+}
+
+fn cargo_env(name: &str) -> String {
+    std::env::var(name).expect("cargo sets it")
+}
+
+/// The header's version macros, from Cargo.toml's version: the one place
+/// it is written (the Makefile and the Erlang application read it from the
+/// header; src/ffi/version.rs from cargo's environment).
+fn version_macros() -> String {
+    format!(
+        "
+/** The version as a string, \"MAJOR.MINOR.PATCH\". */
+#define KERBSASL_VERSION_STRING \"{}\"
+
+/**
+ * Major version: changes only with an incompatible ABI (and the soname).
+ */
+#define KERBSASL_VERSION_MAJOR {}
+
+/**
+ * Minor version: compatible additions.
+ */
+#define KERBSASL_VERSION_MINOR {}
+
+/**
+ * Patch version: fixes.
+ */
+#define KERBSASL_VERSION_PATCH {}",
+        cargo_env("CARGO_PKG_VERSION"),
+        cargo_env("CARGO_PKG_VERSION_MAJOR"),
+        cargo_env("CARGO_PKG_VERSION_MINOR"),
+        cargo_env("CARGO_PKG_VERSION_PATCH"),
+    )
 }

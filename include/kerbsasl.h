@@ -38,13 +38,6 @@
 #define KERBSASL_VERSION_STRING "1.0.0"
 
 /**
- * The longest Authorization value kerbsasl_http_authenticate accepts, in
- * bytes: a 64 KiB Kerberos token in base64, with the scheme and spaces.
- * Longer values are KERBSASL_BAD_TOKEN.
- */
-#define KERBSASL_MAX_AUTHORIZATION_LEN 98304
-
-/**
  * Major version: changes only with an incompatible ABI (and the soname).
  */
 #define KERBSASL_VERSION_MAJOR 1
@@ -58,6 +51,13 @@
  * Patch version: fixes.
  */
 #define KERBSASL_VERSION_PATCH 0
+
+/**
+ * The longest Authorization value kerbsasl_http_authenticate accepts, in
+ * bytes: a 64 KiB Kerberos token in base64, with the scheme and spaces.
+ * Longer values are KERBSASL_BAD_TOKEN.
+ */
+#define KERBSASL_MAX_AUTHORIZATION_LEN 98304
 
 /**
  * The result of a kerbsasl call. Values are part of the ABI: they are
@@ -169,8 +169,10 @@ typedef struct kerbsasl_session kerbsasl_session;
  * Receives one log record. `level` is a kerbsasl_log_level value;
  * `target` (the module, e.g. "kerbsasl::acceptor") and `message` are
  * NUL-terminated and valid only during the call. Called on whichever
- * thread is inside kerbsasl: it must be thread-safe, and must not call
- * kerbsasl_set_log_callback.
+ * thread is inside kerbsasl, with no kerbsasl lock held: it must be
+ * thread-safe, and may call kerbsasl functions (records those calls log
+ * are not passed to it again); kerbsasl_set_log_callback called from it
+ * fails with KERBSASL_BAD_STATE.
  */
 typedef void (*kerbsasl_log_callback)(void *userdata,
                                       uint32_t level,
@@ -253,7 +255,9 @@ kerbsasl_result kerbsasl_http_authenticate(const kerbsasl_server *server,
 
 /**
  * Routes kerbsasl's log records to `callback` (process-wide). By default
- * nothing is logged anywhere.
+ * nothing is logged anywhere. (A Rust program linking kerbsasl as a crate
+ * also gets every record through the `log` crate, under its own logger
+ * and level; kerbsasl never changes those.)
  *
  * @param callback  receives records at `max_level` or more severe; NULL
  *        stops logging.
@@ -261,9 +265,13 @@ kerbsasl_result kerbsasl_http_authenticate(const kerbsasl_server *server,
  *        dereferences it.
  * @param max_level  a kerbsasl_log_level value, KERBSASL_LOG_OFF (0) to
  *        KERBSASL_LOG_TRACE (5).
- * @return KERBSASL_OK; KERBSASL_INVALID_ARGUMENT for a level above 5.
- * Thread-safe, but records being logged on other threads during the call
- * may still reach the previous callback.
+ * @return KERBSASL_OK; KERBSASL_INVALID_ARGUMENT for a level above 5;
+ *         KERBSASL_BAD_STATE when called from inside a log callback (it
+ *         would wait for itself; nothing is changed).
+ * Thread-safe. Once it returns, the previous callback is never called
+ * again, so its userdata may be freed: it waits for calls of the previous
+ * callback still running on other threads. So do not call it while
+ * holding a lock that the callback takes.
  */
 kerbsasl_result kerbsasl_set_log_callback(kerbsasl_log_callback callback,
                                           void *userdata,

@@ -14,6 +14,7 @@
 use crate::diagnosis::{KEYTAB_UNREADABLE_HINT, NO_KEY_HINT};
 use crate::error::Error;
 use crate::gss::{Credential, GssError, Krb5Context, MemoryKeytab, Name};
+use crate::logging;
 use crate::principal::ServicePrincipal;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -80,7 +81,17 @@ struct Generation {
     idle: Mutex<Vec<Credential>>,
     keytab_name: String,
     stamp: Option<FileStamp>,
+    /// What was loaded, for the debug log (file keytabs only).
+    loaded: Option<String>,
     _memory: Option<MemoryKeytab>,
+}
+
+impl Generation {
+    fn log_loaded(&self) {
+        if let Some(loaded) = &self.loaded {
+            logging::debug!("{loaded}");
+        }
+    }
 }
 
 /// A credential borrowed for one accept; returned to its pool on drop.
@@ -152,6 +163,7 @@ impl Acceptor {
             replay_cache: replay_cache.map(str::to_string),
         };
         let generation = loader.load()?;
+        generation.log_loaded();
         Ok(Acceptor {
             loader,
             current: RwLock::new(Arc::new(generation)),
@@ -213,9 +225,23 @@ impl Acceptor {
                 .is_ok()
     }
 
+    /// Reloads a changed keytab file, then logs what happened: only after
+    /// the watch lock is released, because the host's log callback may
+    /// call back into this server (and so into this function).
     fn reload_if_changed(&self) {
+        match self.reload_under_watch_lock() {
+            Reload::Unchanged => {}
+            Reload::Reloaded(generation) => {
+                generation.log_loaded();
+                logging::info!("keytab {} changed on disk; reloaded it", self.keytab_name());
+            }
+            Reload::Problem(problem) => logging::warning!("{problem}"),
+        }
+    }
+
+    fn reload_under_watch_lock(&self) -> Reload {
         let KeytabSource::File { name, path } = &self.loader.source else {
-            return;
+            return Reload::Unchanged;
         };
         let loaded = self
             .current
@@ -224,7 +250,7 @@ impl Acceptor {
             .stamp;
         let stamp = FileStamp::read(path);
         if stamp.as_ref().ok() == loaded.as_ref() {
-            return;
+            return Reload::Unchanged;
         }
         let mut watch = lock(&self.watch);
         // Another thread may have reloaded while this one waited.
@@ -234,38 +260,35 @@ impl Acceptor {
             .unwrap_or_else(PoisonError::into_inner)
             .stamp;
         let stamp = match stamp {
-            Ok(stamp) if Some(stamp) == loaded || Some(stamp) == watch.failed_stamp => return,
+            Ok(stamp) if Some(stamp) == loaded || Some(stamp) == watch.failed_stamp => {
+                return Reload::Unchanged;
+            }
             Ok(stamp) => stamp,
             Err(e) => {
-                report_once(
-                    &mut watch,
-                    format!(
-                        "keytab {name} cannot be read ({e}); still accepting with the keys \
-                         loaded before; restore the file to pick up key changes"
-                    ),
-                );
-                return;
+                return watch.report_once(format!(
+                    "keytab {name} cannot be read ({e}); still accepting with the keys \
+                     loaded before; restore the file to pick up key changes"
+                ));
             }
         };
         match self.loader.load() {
             Ok(generation) => {
+                let generation = Arc::new(generation);
                 let old = std::mem::replace(
                     &mut *self.current.write().unwrap_or_else(PoisonError::into_inner),
-                    Arc::new(generation),
+                    Arc::clone(&generation),
                 );
                 *watch = WatchState::default();
                 drop(watch);
+                // The old keys are released outside the lock too.
                 drop(old);
-                log::info!("keytab {name} changed on disk; reloaded it");
+                Reload::Reloaded(generation)
             }
             Err(e) => {
                 watch.failed_stamp = Some(stamp);
-                report_once(
-                    &mut watch,
-                    format!(
-                        "keytab {name} changed but cannot be used: {e}; still accepting with the keys loaded before"
-                    ),
-                );
+                watch.report_once(format!(
+                    "keytab {name} changed but cannot be used: {e}; still accepting with the keys loaded before"
+                ))
             }
         }
     }
@@ -290,6 +313,7 @@ impl Loader {
                     idle: Mutex::new(vec![credential]),
                     keytab_name: name.clone(),
                     stamp: None,
+                    loaded: None,
                     _memory: None,
                 })
             }
@@ -327,15 +351,15 @@ impl Loader {
                 let credential = self
                     .acquire(memory.name())
                     .map_err(|e| self.no_usable_key(e.detail(), Some(&copy.principals)))?;
-                log::debug!(
-                    "loaded keytab {name}: {} keys for {}",
-                    copy.entries,
-                    copy.principals.join(", ")
-                );
                 Ok(Generation {
                     idle: Mutex::new(vec![credential]),
                     keytab_name: memory.name().to_string(),
                     stamp,
+                    loaded: Some(format!(
+                        "loaded keytab {name}: {} keys for {}",
+                        copy.entries,
+                        copy.principals.join(", ")
+                    )),
                     _memory: Some(memory),
                 })
             }
@@ -355,10 +379,23 @@ impl Loader {
     }
 }
 
-fn report_once(watch: &mut WatchState, problem: String) {
-    if watch.problem.as_deref() != Some(problem.as_str()) {
-        log::warn!("{problem}");
-        watch.problem = Some(problem);
+/// What a reload did, for reload_if_changed to log.
+enum Reload {
+    Unchanged,
+    Reloaded(Arc<Generation>),
+    /// A problem not reported before.
+    Problem(String),
+}
+
+impl WatchState {
+    /// Reload::Problem the first time `problem` is seen, so that each
+    /// problem is logged once.
+    fn report_once(&mut self, problem: String) -> Reload {
+        if self.problem.as_deref() == Some(problem.as_str()) {
+            return Reload::Unchanged;
+        }
+        self.problem = Some(problem.clone());
+        Reload::Problem(problem)
     }
 }
 

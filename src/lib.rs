@@ -3,7 +3,8 @@
 //!
 //! Layers, each calling only the ones below it:
 //! - the safe core: [`Config`], [`Server`], [`Session`], [`Identity`],
-//!   [`Error`], [`Server::http_authenticate`] with [`HttpAuth`], and
+//!   [`Error`], [`Server::http_authenticate`] with [`HttpAuth`], `logging`
+//!   (records go to the `log` crate and to a host's sink), and
 //!   [`preflight`], the checks behind `kerbsasl-check`;
 //! - `gss`: the only GSSAPI `unsafe`, RAII over MIT handles;
 //! - `ffi`: the `kerbsasl_*` C ABI (see include/kerbsasl.h);
@@ -30,6 +31,8 @@ mod http;
 /// cbindgen:ignore
 mod identity;
 /// cbindgen:ignore
+mod logging;
+/// cbindgen:ignore
 mod mosquitto;
 /// cbindgen:ignore
 mod negotiate;
@@ -44,6 +47,7 @@ mod sasl_client;
 /// cbindgen:ignore
 mod server;
 /// cbindgen:ignore
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing;
 

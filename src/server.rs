@@ -7,6 +7,7 @@ use crate::diagnosis;
 use crate::error::Error;
 use crate::gss::{AcceptOutcome, GssError, SecurityContext};
 use crate::identity::{self, Identity, IdentityRules};
+use crate::logging;
 use crate::sasl;
 use std::sync::Arc;
 
@@ -81,7 +82,7 @@ impl Server {
     /// Validates the configuration and acquires the acceptor credential.
     pub fn new(config: Config) -> Result<Server, Error> {
         if config.replay_cache_disabled() {
-            log::warn!("{}", diagnosis::REPLAY_CACHE_OFF_WARNING);
+            logging::warning!("{}", diagnosis::REPLAY_CACHE_OFF_WARNING);
         }
         let rules = IdentityRules::new(&config)?;
         let acceptor = Acceptor::new(
@@ -96,7 +97,7 @@ impl Server {
             ),
             _ => String::new(),
         };
-        log::info!(
+        logging::info!(
             "kerbsasl server ready: accepting {} with keytab {}{stripped}",
             config.principal.describe(),
             acceptor.keytab_name()
@@ -153,6 +154,9 @@ enum State {
     Failed(String),
 }
 
+/// Why a session whose step never returned (it panicked) is failed.
+const INTERRUPTED: &str = "a step was interrupted by an internal error (a bug in kerbsasl)";
+
 /// One handshake. Used by one thread at a time.
 pub struct Session {
     server: Arc<Shared>,
@@ -174,31 +178,42 @@ impl Session {
     /// Feeds the client's next message. After a failure every further step
     /// fails with [`crate::ErrorKind::BadState`].
     pub fn step(&mut self, input: &[u8]) -> Result<Step, Error> {
-        let result = match &self.state {
-            State::Start | State::Accepting => self.accept(input),
+        // The session counts as failed while the step runs, and gets its
+        // real next state only when the step returns: a panic in between
+        // (caught at the C boundary) leaves a failed session, never one
+        // that still accepts the step it was interrupted in.
+        let state = std::mem::replace(&mut self.state, State::Failed(INTERRUPTED.to_string()));
+        #[cfg(feature = "testing")]
+        crate::testing::failpoint::hit("session step");
+        let result = match state {
+            State::Start => self.accept(input, true),
+            State::Accepting => self.accept(input, false),
             State::AwaitingEmptyReply => self.after_ap_rep(input),
             State::AwaitingLayerChoice => self.finish(input),
             State::Authenticated => {
+                self.state = State::Authenticated;
                 return Err(Error::bad_state(
                     "this handshake already succeeded; start a new session to authenticate again",
                 ));
             }
             State::Failed(reason) => {
-                return Err(Error::bad_state(format!(
+                let error = Error::bad_state(format!(
                     "this handshake already failed ({reason}); dispose of the session"
-                )));
+                ));
+                self.state = State::Failed(reason);
+                return Err(error);
             }
         };
         match &result {
             Ok(Step::Authenticated) => {
                 if let Some(id) = &self.identity {
-                    log::debug!("authenticated {} as {}", id.principal, id.username);
+                    logging::debug!("authenticated {} as {}", id.principal, id.username);
                 }
             }
             Ok(Step::Continue(_)) => {}
             Err(e) => {
                 self.state = State::Failed(e.message().to_string());
-                log::debug!("handshake failed: {e}");
+                logging::debug!("handshake failed: {e}");
             }
         }
         result
@@ -225,8 +240,7 @@ impl Session {
         }
     }
 
-    fn accept(&mut self, token: &[u8]) -> Result<Step, Error> {
-        let first = self.state == State::Start;
+    fn accept(&mut self, token: &[u8], first: bool) -> Result<Step, Error> {
         if first {
             sasl::check_initial_token(token)?;
         }

@@ -1,5 +1,7 @@
 //! What kerbsasl's own tests, benchmarks and fuzzers share: the SASL
-//! GSSAPI client and the fuzzing harnesses. Not part of the supported API.
+//! GSSAPI client, the fuzzing harnesses and failpoints. Compiled only with
+//! the `testing` feature (never in a shipped build); not part of the
+//! supported API.
 
 pub use crate::gss::Initiator;
 pub use crate::sasl_client::SaslClient;
@@ -8,7 +10,7 @@ pub mod http;
 
 /// Fuzzing harnesses, shared by the targets in fuzz/ and by the test that
 /// replays their corpus (tests/fuzz_corpus.rs). They run inside a test
-/// realm (see examples/testrealm.rs) and must never panic.
+/// realm (see tests/tools/testrealm.rs) and must never panic.
 pub mod fuzz {
     use super::SaslClient;
     use crate::server::{Server, Step};
@@ -102,5 +104,44 @@ pub mod fuzz {
         let _ = session.step(&reply);
         let _ = session.step(rest);
         let _ = session.identity();
+    }
+}
+
+/// Failpoints: a panic at a named place inside kerbsasl, on this thread
+/// only, to show that a panic caught at the C boundary leaves nothing
+/// half-done behind.
+pub mod failpoint {
+    use std::cell::Cell;
+
+    thread_local! {
+        static ARMED: Cell<Option<&'static str>> = const { Cell::new(None) };
+    }
+
+    /// Makes the next [`hit`] of `name` on this thread panic (once).
+    /// Places: "session step" (inside `Session::step`, after the session
+    /// left its state and before it has a new one).
+    pub fn arm(name: &'static str) {
+        static QUIET: std::sync::Once = std::sync::Once::new();
+        QUIET.call_once(|| {
+            // Expected panics need no message and backtrace in test output.
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                let message = info.payload().downcast_ref::<String>();
+                if !message.is_some_and(|m| m.starts_with(PANIC_PREFIX)) {
+                    previous(info);
+                }
+            }));
+        });
+        ARMED.with(|armed| armed.set(Some(name)));
+    }
+
+    const PANIC_PREFIX: &str = "failpoint ";
+
+    /// Panics if `name` is armed on this thread, disarming it.
+    pub(crate) fn hit(name: &str) {
+        let armed = ARMED.with(|armed| armed.get() == Some(name) && armed.take().is_some());
+        if armed {
+            panic!("{PANIC_PREFIX}{name:?} hit");
+        }
     }
 }

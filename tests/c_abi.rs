@@ -5,9 +5,10 @@ mod support;
 
 use kerbsasl::ffi::*;
 use kerbsasl::testing::SaslClient;
-use std::ffi::{CStr, CString, c_char, c_void};
+use std::ffi::{c_char, c_void};
 use std::ptr::{null, null_mut};
 use std::sync::Mutex;
+use support::cabi::{last_error, new_server, read, start, step, text};
 use support::{Realm, RealmOptions, SERVICE, alice, test};
 
 fn main() {
@@ -23,6 +24,10 @@ fn main() {
                 failed_step_keeps_the_session_readable,
             ),
             test(
+                "panic_in_a_step_leaves_the_session_failed",
+                panic_in_a_step_leaves_the_session_failed,
+            ),
+            test(
                 "server_free_with_live_sessions",
                 server_free_with_live_sessions,
             ),
@@ -34,105 +39,9 @@ fn main() {
     })
 }
 
-fn text(pointer: *const c_char) -> Option<String> {
-    // SAFETY: kerbsasl returns NULL or a NUL-terminated string that is
-    // valid until the next call on its handle.
-    (!pointer.is_null()).then(|| {
-        unsafe { CStr::from_ptr(pointer) }
-            .to_string_lossy()
-            .into_owned()
-    })
-}
-
-type Accessor = unsafe extern "C" fn(*const kerbsasl_session) -> *const c_char;
-
-fn read(accessor: Accessor, session: *const kerbsasl_session) -> Option<String> {
-    // SAFETY: the session is live (or NULL).
-    text(unsafe { accessor(session) })
-}
-
-fn last_error() -> String {
-    text(kerbsasl_last_error()).unwrap_or_default()
-}
-
-fn new_server(options: &[(&str, &str)]) -> Result<*mut kerbsasl_server, (kerbsasl_result, String)> {
-    let keys: Vec<CString> = options
-        .iter()
-        .map(|(k, _)| CString::new(*k).unwrap())
-        .collect();
-    let values: Vec<CString> = options
-        .iter()
-        .map(|(_, v)| CString::new(*v).unwrap())
-        .collect();
-    let key_ptrs: Vec<*const c_char> = keys.iter().map(|k| k.as_ptr()).collect();
-    let value_ptrs: Vec<*const c_char> = values.iter().map(|v| v.as_ptr()).collect();
-    let mut server = null_mut();
-    // SAFETY: arrays of `len` valid strings and a writable out-pointer.
-    let code = unsafe {
-        kerbsasl_server_new(
-            key_ptrs.as_ptr(),
-            value_ptrs.as_ptr(),
-            options.len(),
-            &mut server,
-        )
-    };
-    match code {
-        kerbsasl_result::KERBSASL_OK => Ok(server),
-        code => {
-            assert!(server.is_null());
-            Err((code, last_error()))
-        }
-    }
-}
-
 fn default_server(realm: &Realm) -> *mut kerbsasl_server {
     let keytab = realm.path("mqtt.keytab").display().to_string();
     new_server(&[("principal", SERVICE), ("keytab", &keytab)]).expect("server")
-}
-
-/// Starts a session; returns it with the first output token.
-fn start(
-    server: *const kerbsasl_server,
-    token: &[u8],
-) -> (kerbsasl_result, *mut kerbsasl_session, Vec<u8>) {
-    let mut session = null_mut();
-    let (mut output, mut output_len) = (null(), 0usize);
-    // SAFETY: valid server, input and out-pointers.
-    let code = unsafe {
-        kerbsasl_server_start(
-            server,
-            token.as_ptr(),
-            token.len(),
-            &mut session,
-            &mut output,
-            &mut output_len,
-        )
-    };
-    (code, session, borrowed(output, output_len))
-}
-
-fn step(session: *mut kerbsasl_session, input: &[u8]) -> (kerbsasl_result, Vec<u8>) {
-    let (mut output, mut output_len) = (null(), 0usize);
-    // SAFETY: a live session, valid input and out-pointers.
-    let code = unsafe {
-        kerbsasl_server_step(
-            session,
-            input.as_ptr(),
-            input.len(),
-            &mut output,
-            &mut output_len,
-        )
-    };
-    (code, borrowed(output, output_len))
-}
-
-fn borrowed(output: *const u8, len: usize) -> Vec<u8> {
-    if output.is_null() {
-        assert_eq!(len, 0);
-        return Vec::new();
-    }
-    // SAFETY: kerbsasl lends `len` bytes until the next call on the session.
-    unsafe { std::slice::from_raw_parts(output, len) }.to_vec()
 }
 
 /// Runs the client against a started session until it finishes.
@@ -233,6 +142,38 @@ fn failed_step_keeps_the_session_readable(realm: &Realm) {
         read(kerbsasl_session_error, session)
             .unwrap()
             .contains("already failed")
+    );
+    assert_eq!(read(kerbsasl_session_username, session), None);
+    // SAFETY: freed once.
+    unsafe {
+        kerbsasl_dispose(session);
+        kerbsasl_server_free(server);
+    }
+}
+
+/// A panic inside a step comes out as KERBSASL_INTERNAL, and the session
+/// is failed from then on: it does not accept the step it was in again.
+fn panic_in_a_step_leaves_the_session_failed(realm: &Realm) {
+    let server = default_server(realm);
+    let mut client = alice(realm, SERVICE);
+    let (code, session, ap_rep) = start(server, &client.initial_token().unwrap());
+    assert_eq!(code, kerbsasl_result::KERBSASL_CONTINUE);
+    let empty = client.respond(&ap_rep).unwrap();
+    kerbsasl::testing::failpoint::arm("session step");
+    let (code, _) = step(session, &empty);
+    assert_eq!(code, kerbsasl_result::KERBSASL_INTERNAL);
+    assert!(last_error().contains("internal error"), "{}", last_error());
+    let (code, out) = step(session, &empty);
+    assert_eq!(
+        code,
+        kerbsasl_result::KERBSASL_BAD_STATE,
+        "the same step again"
+    );
+    assert!(out.is_empty());
+    let error = read(kerbsasl_session_error, session).unwrap();
+    assert!(
+        error.contains("already failed") && error.contains("interrupted"),
+        "{error}"
     );
     assert_eq!(read(kerbsasl_session_username, session), None);
     // SAFETY: freed once.

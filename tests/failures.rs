@@ -39,6 +39,7 @@ fn main() {
             test("realm_not_allowed", realm_not_allowed),
             test("step_after_ok", step_after_ok),
             test("step_after_failure", step_after_failure),
+            test("step_after_panic", step_after_panic),
         ]
     })
 }
@@ -308,6 +309,27 @@ fn step_after_ok(realm: &Realm) {
     let error = session.step(&[]).unwrap_err();
     assert_error(&error, ErrorKind::BadState, &["already succeeded"]);
     assert!(session.identity().is_some(), "the identity stays readable");
+}
+
+/// A step that panics (a failpoint) leaves the session failed.
+fn step_after_panic(realm: &Realm) {
+    let server = default_server(realm, &[]);
+    let mut client = alice(realm, SERVICE);
+    let (mut session, ap_rep) = server.start(&client.initial_token().unwrap()).unwrap();
+    let Step::Continue(ap_rep) = ap_rep else {
+        panic!("expected the AP-REP")
+    };
+    let empty = client.respond(&ap_rep).unwrap();
+    kerbsasl::testing::failpoint::arm("session step");
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| session.step(&empty)));
+    assert!(caught.is_err(), "the failpoint panics");
+    let error = session.step(&empty).unwrap_err();
+    assert_error(
+        &error,
+        ErrorKind::BadState,
+        &["already failed", "interrupted"],
+    );
+    assert!(session.identity().is_none());
 }
 
 fn step_after_failure(realm: &Realm) {

@@ -27,3 +27,20 @@ pub use session::{
 pub use version::{
     KERBSASL_VERSION_MAJOR, KERBSASL_VERSION_MINOR, KERBSASL_VERSION_PATCH, kerbsasl_version,
 };
+
+/// The (name, value) pairs of an enum in the committed header, for tests
+/// that hold a Rust list of variants to it.
+#[cfg(test)]
+fn header_enum(name: &str) -> Vec<(String, u32)> {
+    let header = include_str!("../../include/kerbsasl.h");
+    let body = header
+        .split(&format!("enum {name}\n"))
+        .nth(1)
+        .and_then(|rest| rest.split("};").next())
+        .expect("the enum in the header");
+    body.lines()
+        .filter_map(|line| line.trim().strip_suffix(','))
+        .filter_map(|item| item.split_once(" = "))
+        .map(|(name, value)| (name.to_string(), value.parse().expect("a number")))
+        .collect()
+}

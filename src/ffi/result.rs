@@ -1,7 +1,10 @@
 //! Result codes.
 
+use super::boundary::c_string;
 use crate::error::ErrorKind;
-use std::ffi::{CStr, c_char};
+use std::ffi::{CStr, CString, c_char};
+use std::panic::catch_unwind;
+use std::sync::LazyLock;
 
 /// The result of a kerbsasl call. Values are part of the ABI: they are
 /// never renumbered or reused, and new codes are only ever appended.
@@ -46,24 +49,42 @@ impl From<ErrorKind> for kerbsasl_result {
     }
 }
 
-fn result_name(result: u32) -> &'static CStr {
-    match result {
-        0 => c"KERBSASL_OK",
-        1 => c"KERBSASL_CONTINUE",
-        2 => c"KERBSASL_BAD_TOKEN",
-        3 => c"KERBSASL_AUTH_FAILED",
-        4 => c"KERBSASL_AUTHZ_DENIED",
-        5 => c"KERBSASL_CONFIG",
-        6 => c"KERBSASL_BAD_STATE",
-        7 => c"KERBSASL_INVALID_ARGUMENT",
-        8 => c"KERBSASL_INTERNAL",
-        _ => c"KERBSASL_UNKNOWN_RESULT",
+impl kerbsasl_result {
+    /// Every code, in value order (a test holds it to the header).
+    pub(crate) const ALL: [kerbsasl_result; 9] = [
+        kerbsasl_result::KERBSASL_OK,
+        kerbsasl_result::KERBSASL_CONTINUE,
+        kerbsasl_result::KERBSASL_BAD_TOKEN,
+        kerbsasl_result::KERBSASL_AUTH_FAILED,
+        kerbsasl_result::KERBSASL_AUTHZ_DENIED,
+        kerbsasl_result::KERBSASL_CONFIG,
+        kerbsasl_result::KERBSASL_BAD_STATE,
+        kerbsasl_result::KERBSASL_INVALID_ARGUMENT,
+        kerbsasl_result::KERBSASL_INTERNAL,
+    ];
+
+    /// The code's C name, e.g. "KERBSASL_AUTH_FAILED": its variant name,
+    /// so the enum is the only place names are written.
+    pub(crate) fn name(self) -> &'static CStr {
+        static NAMES: LazyLock<Vec<CString>> = LazyLock::new(|| {
+            kerbsasl_result::ALL
+                .iter()
+                .map(|code| c_string(&format!("{code:?}")))
+                .collect()
+        });
+        &NAMES[self as usize]
+    }
+
+    /// The code with this value, if there is one.
+    pub(crate) fn from_u32(value: u32) -> Option<kerbsasl_result> {
+        Self::ALL.into_iter().find(|code| *code as u32 == value)
     }
 }
 
 /// The C name of the code an error kind maps to, for log lines.
 pub(crate) fn error_code_name(kind: ErrorKind) -> &'static str {
-    result_name(kerbsasl_result::from(kind) as u32)
+    kerbsasl_result::from(kind)
+        .name()
         .to_str()
         .unwrap_or("KERBSASL_UNKNOWN_RESULT")
 }
@@ -75,38 +96,37 @@ pub(crate) fn error_code_name(kind: ErrorKind) -> &'static str {
 /// Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn kerbsasl_result_str(result: u32) -> *const c_char {
-    // Nothing here can panic: no boundary needed.
-    result_name(result).as_ptr()
+    const UNKNOWN: &CStr = c"KERBSASL_UNKNOWN_RESULT";
+    catch_unwind(|| kerbsasl_result::from_u32(result).map_or(UNKNOWN, kerbsasl_result::name))
+        .unwrap_or(UNKNOWN)
+        .as_ptr()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// ALL lists exactly the header's codes, each at its value.
     #[test]
-    fn names_match_the_values() {
-        for (value, name) in [
-            (kerbsasl_result::KERBSASL_OK, "KERBSASL_OK"),
-            (kerbsasl_result::KERBSASL_CONTINUE, "KERBSASL_CONTINUE"),
-            (kerbsasl_result::KERBSASL_BAD_TOKEN, "KERBSASL_BAD_TOKEN"),
-            (
-                kerbsasl_result::KERBSASL_AUTH_FAILED,
-                "KERBSASL_AUTH_FAILED",
-            ),
-            (
-                kerbsasl_result::KERBSASL_AUTHZ_DENIED,
-                "KERBSASL_AUTHZ_DENIED",
-            ),
-            (kerbsasl_result::KERBSASL_CONFIG, "KERBSASL_CONFIG"),
-            (kerbsasl_result::KERBSASL_BAD_STATE, "KERBSASL_BAD_STATE"),
-            (
-                kerbsasl_result::KERBSASL_INVALID_ARGUMENT,
-                "KERBSASL_INVALID_ARGUMENT",
-            ),
-            (kerbsasl_result::KERBSASL_INTERNAL, "KERBSASL_INTERNAL"),
-        ] {
-            assert_eq!(result_name(value as u32).to_str().unwrap(), name);
+    fn every_code_in_value_order() {
+        let ours = kerbsasl_result::ALL.map(|code| (format!("{code:?}"), code as u32));
+        assert_eq!(ours.to_vec(), super::super::header_enum("kerbsasl_result"));
+        for (index, code) in kerbsasl_result::ALL.iter().enumerate() {
+            assert_eq!(*code as usize, index);
         }
-        assert_eq!(result_name(9).to_str().unwrap(), "KERBSASL_UNKNOWN_RESULT");
+    }
+
+    #[test]
+    fn names_are_the_variant_names() {
+        // SAFETY: kerbsasl_result_str returns static NUL-terminated strings.
+        let name = |value| unsafe { CStr::from_ptr(kerbsasl_result_str(value)) };
+        assert_eq!(name(3), c"KERBSASL_AUTH_FAILED");
+        assert_eq!(name(8), c"KERBSASL_INTERNAL");
+        assert_eq!(name(9), c"KERBSASL_UNKNOWN_RESULT");
+        assert_eq!(name(u32::MAX), c"KERBSASL_UNKNOWN_RESULT");
+        assert_eq!(
+            error_code_name(ErrorKind::AuthzDenied),
+            "KERBSASL_AUTHZ_DENIED"
+        );
     }
 }

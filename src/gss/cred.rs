@@ -13,6 +13,7 @@ pub struct Credential(sys::gss_cred_id_t);
 // SAFETY: MIT credentials lock internally; one credential may be used by
 // several threads at once (accepts on it are serialised by that lock).
 unsafe impl Send for Credential {}
+// SAFETY: as for Send: MIT's lock serialises concurrent use of one credential.
 unsafe impl Sync for Credential {}
 
 impl Credential {

@@ -28,7 +28,9 @@ impl Initiator {
         Self::with_mechanism(ccache, target, mutual, false)
     }
 
-    /// As [`Initiator::new`], but sending SPNEGO tokens, as HTTP clients do.
+    /// As [`Initiator::new`], but sending SPNEGO tokens, as HTTP clients do
+    /// (kerbsasl's HTTP tests only).
+    #[cfg(feature = "testing")]
     pub fn spnego(ccache: &str, target: &str, mutual: bool) -> Result<Initiator, GssError> {
         Self::with_mechanism(ccache, target, mutual, true)
     }

@@ -403,6 +403,8 @@ pub struct MemoryKeytab {
 // SAFETY: the handle is only used in Drop, and MIT's memory keytabs lock
 // internally; nothing else is reachable through a shared reference.
 unsafe impl Send for MemoryKeytab {}
+// SAFETY: as for Send: `&MemoryKeytab` only reads `name`; the handle is
+// touched in Drop alone.
 unsafe impl Sync for MemoryKeytab {}
 
 impl MemoryKeytab {

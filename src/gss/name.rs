@@ -11,6 +11,7 @@ pub struct Name(sys::gss_name_t);
 // SAFETY: a GSSAPI name is not modified after creation; MIT allows using it
 // from several threads at once.
 unsafe impl Send for Name {}
+// SAFETY: as for Send: shared use only reads the immutable name.
 unsafe impl Sync for Name {}
 
 impl Name {

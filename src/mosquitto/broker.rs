@@ -66,6 +66,16 @@ pub const LOG_WARNING: c_int = 1 << 2;
 pub const LOG_ERR: c_int = 1 << 3;
 pub const LOG_DEBUG: c_int = 1 << 4;
 
+/// The broker's log level for one of kerbsasl's records.
+pub fn log_level(level: log::Level) -> c_int {
+    match level {
+        log::Level::Error => LOG_ERR,
+        log::Level::Warn => LOG_WARNING,
+        log::Level::Info => LOG_INFO,
+        log::Level::Debug | log::Level::Trace => LOG_DEBUG,
+    }
+}
+
 pub type Callback =
     unsafe extern "C" fn(event: c_int, event_data: *mut c_void, userdata: *mut c_void) -> c_int;
 

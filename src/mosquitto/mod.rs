@@ -14,21 +14,18 @@
 mod broker;
 mod plugin;
 
-use crate::ffi::{kerbsasl_log_level, kerbsasl_set_log_callback};
+use crate::logging;
 use broker::{
     Broker, Client, DisconnectEvent, ERR_AUTH, ERR_AUTH_CONTINUE, ERR_INVAL, ERR_NOMEM,
     ERR_PLUGIN_DEFER, ERR_SUCCESS, ERR_UNKNOWN, EVT_DISCONNECT, EVT_EXT_AUTH_CONTINUE,
-    EVT_EXT_AUTH_START, ExtendedAuthEvent, LOG_DEBUG, LOG_ERR, LOG_INFO, LOG_NOTICE, LOG_WARNING,
-    MosquittoOpt, PLUGIN_INTERFACE_VERSION, PluginId,
+    EVT_EXT_AUTH_START, ExtendedAuthEvent, LOG_ERR, LOG_NOTICE, MosquittoOpt,
+    PLUGIN_INTERFACE_VERSION, PluginId,
 };
 pub(crate) use plugin::PluginOptions;
 use plugin::{Outcome, Plugin};
-use std::ffi::{CStr, c_char, c_int, c_void};
+use std::ffi::{CStr, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::OnceLock;
-
-/// The broker of this process, for routing kerbsasl's own log records.
-static LOG_BROKER: OnceLock<Broker> = OnceLock::new();
+use std::sync::Once;
 
 /// What userdata points at: the instance and its registration handle.
 struct Instance {
@@ -77,11 +74,13 @@ pub unsafe extern "C" fn mosquitto_plugin_init(
         // SAFETY: Mosquitto passes `count` options with NUL-terminated keys
         // and values, valid during the call.
         let options = unsafe { read_options(options, count) }?;
+        // First, so that the server's own records (a replay cache warning)
+        // reach the broker's log too.
+        route_logs(broker);
         let plugin = Plugin::new(broker, &options).map_err(|e| {
             broker.log(LOG_ERR, &format!("kerbsasl: cannot start: {e}"));
             String::new()
         })?;
-        route_logs(broker);
         let instance = Box::into_raw(Box::new(Instance { plugin, identifier }));
         for event in EVENTS {
             // SAFETY: the broker's register function with our callback; the
@@ -210,35 +209,16 @@ fn report(message: &str) {
 }
 
 /// Sends kerbsasl's own records (keytab reloads, replay cache warnings) to
-/// the broker's log.
+/// the broker's log, once per process.
 fn route_logs(broker: Broker) {
-    if LOG_BROKER.set(broker).is_ok() {
-        kerbsasl_set_log_callback(
-            Some(forward_log),
-            std::ptr::null_mut(),
-            kerbsasl_log_level::KERBSASL_LOG_INFO as u32,
-        );
-    }
-}
-
-unsafe extern "C" fn forward_log(
-    _userdata: *mut c_void,
-    level: u32,
-    _target: *const c_char,
-    message: *const c_char,
-) {
-    let Some(broker) = LOG_BROKER.get() else {
-        return;
-    };
-    // SAFETY: kerbsasl passes a NUL-terminated message valid for the call.
-    let message = unsafe { CStr::from_ptr(message) }.to_string_lossy();
-    let level = match level {
-        1 => LOG_ERR,
-        2 => LOG_WARNING,
-        3 => LOG_INFO,
-        _ => LOG_DEBUG,
-    };
-    broker.log(level, &format!("kerbsasl: {message}"));
+    static ROUTED: Once = Once::new();
+    ROUTED.call_once(|| {
+        let sink: logging::Sink = Box::new(move |level, _target, message| {
+            broker.log(broker::log_level(level), &format!("kerbsasl: {message}"));
+        });
+        // Plugin init never runs inside a sink call.
+        let _ = logging::set_sink(Some((sink, log::LevelFilter::Info)));
+    });
 }
 
 /// The one callback for every event; a panic here denies the client

@@ -3,6 +3,7 @@
 
 use super::broker::{Broker, Client, LOG_INFO, LOG_NOTICE};
 use crate::config::{OPTION_KEYS, parse_bool};
+use crate::error::ErrorKind;
 use crate::ffi::error_code_name;
 use crate::server::{Server, Session, Step};
 use std::collections::HashMap;
@@ -123,11 +124,13 @@ impl Plugin {
         if method != Some(self.method.as_str()) {
             return Outcome::Defer;
         }
-        // A new start replaces any handshake still in progress.
-        self.clients().sessions.remove(&(client as usize));
+        // A new start replaces any handshake still in progress (disposed
+        // outside the lock, like every session: see `disconnect`).
+        let replaced = self.clients().sessions.remove(&(client as usize));
+        drop(replaced);
         match self.server.start(data) {
             Ok((session, step)) => self.advance(client, session, step),
-            Err(e) => self.deny(client, error_code_name(e.kind()), e.message()),
+            Err(e) => self.deny(client, e.kind(), e.message()),
         }
     }
 
@@ -139,14 +142,18 @@ impl Plugin {
         };
         match session.step(data) {
             Ok(step) => self.advance(client, session, step),
-            Err(e) => self.deny(client, error_code_name(e.kind()), e.message()),
+            Err(e) => self.deny(client, e.kind(), e.message()),
         }
     }
 
     pub fn disconnect(&self, client: *mut Client) {
         let mut clients = self.clients();
-        clients.sessions.remove(&(client as usize));
+        let session = clients.sessions.remove(&(client as usize));
         clients.authenticated.remove(&(client as usize));
+        // Disposing a session deletes its GSS context (MIT calls): not
+        // while every other client's event waits for the lock.
+        drop(clients);
+        drop(session);
     }
 
     /// An AUTH 0x18 with no exchange in progress. From a client this
@@ -177,14 +184,15 @@ impl Plugin {
         match step {
             Step::Continue(token) if token.len() > MAX_DATA => self.deny(
                 client,
-                "KERBSASL_INTERNAL",
+                ErrorKind::Internal,
                 &format!(
                     "the server token is {} bytes, over MQTT's 65,535",
                     token.len()
                 ),
             ),
             Step::Continue(token) => {
-                self.clients().sessions.insert(client as usize, session);
+                let replaced = self.clients().sessions.insert(client as usize, session);
+                drop(replaced);
                 Outcome::Continue(token)
             }
             Step::Authenticated => self.authenticated(client, &session),
@@ -193,11 +201,11 @@ impl Plugin {
 
     fn authenticated(&self, client: *mut Client, session: &Session) -> Outcome {
         let Some(identity) = session.identity() else {
-            return self.deny(client, "KERBSASL_INTERNAL", "no identity after success");
+            return self.deny(client, ErrorKind::Internal, "no identity after success");
         };
         let username = &identity.username;
         if let Some(problem) = self.unsafe_topic_level(&identity.principal, username) {
-            return self.deny(client, "KERBSASL_AUTHZ_DENIED", &problem);
+            return self.deny(client, ErrorKind::AuthzDenied, &problem);
         }
         // Mosquitto keeps ACL blocks of the previous username when it
         // changes, so a connection keeps one identity for its lifetime.
@@ -209,7 +217,7 @@ impl Plugin {
         if let Some(previous) = previous.filter(|p| p != username) {
             return self.deny(
                 client,
-                "KERBSASL_AUTHZ_DENIED",
+                ErrorKind::AuthzDenied,
                 &format!(
                     "re-authentication as {username} refused: this connection is authenticated as {previous}"
                 ),
@@ -218,7 +226,7 @@ impl Plugin {
         if let Err(code) = self.broker.set_username(client, &identity.username) {
             return self.deny(
                 client,
-                "KERBSASL_INTERNAL",
+                ErrorKind::Internal,
                 &format!(
                     "mosquitto_set_username({}) failed with {code}",
                     identity.username
@@ -264,7 +272,9 @@ impl Plugin {
         None
     }
 
-    fn deny(&self, client: *mut Client, result: &str, message: &str) -> Outcome {
+    /// Refuses the client, logging the result code `kind` maps to.
+    fn deny(&self, client: *mut Client, kind: ErrorKind, message: &str) -> Outcome {
+        let result = error_code_name(kind);
         self.broker.log(
             LOG_NOTICE,
             &format!(

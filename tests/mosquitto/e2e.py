@@ -4,7 +4,7 @@ loading target/debug/libkerbsasl.so, the MQTT.js client (client.js) and the
 raw client (raw_client.py) for what MQTT.js can't send.
 
 Run by tests/mosquitto/run inside testrealm, which provides the realm (see
-examples/testrealm.rs); WORKDIR holds the brokers' configs and logs.
+tests/tools/testrealm.rs); WORKDIR holds the brokers' configs and logs.
 Prints one line per case and ends with "N passed, N failed".
 
 usage: e2e.py WORKDIR
@@ -324,8 +324,11 @@ def per_listener_cases(work, results):
                   lambda: wrong_service(one, TARGET2))
     def two_instances():
         inits = broker.log().count("kerbsasl: offering MQTT 5 authentication method")
+        # kerbsasl's own records (INFO) reach the broker's log.
+        ready = broker.log().count("kerbsasl: kerbsasl server ready")
         code, _ = broker.stop()
-        return (inits, code) == (2, 0), f"{inits} plugin inits logged, exit status {code}"
+        return (inits, ready, code) == (2, 2, 0), \
+            f"{inits} plugin inits and {ready} servers ready logged, exit status {code}"
 
     results.check("per-listener: one plugin init per listener, clean stop", two_instances)
 

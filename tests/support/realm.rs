@@ -3,7 +3,7 @@
 //! and a krb5kdc on a free loopback port. Torn down on drop.
 //!
 //! Shared by the cargo test harness (tests/support/mod.rs) and by
-//! examples/testrealm.rs, which runs the C, Erlang and Node suites and the
+//! tests/tools/testrealm.rs, which runs the C, Erlang and Node suites and the
 //! demo inside a realm.
 
 #![allow(dead_code)]

@@ -1,5 +1,5 @@
-%% @doc EUnit suite for the kerbsasl NIF, run by c-tests/erlang/run inside
-%% a throwaway realm (examples/testrealm.rs): real tokens from MIT GSSAPI
+%% @doc EUnit cases for the kerbsasl NIF, run by kerbsasl_suite inside
+%% a throwaway realm (tests/tools/testrealm.rs): real tokens from MIT GSSAPI
 %% via kerbsasl_test_client, a real KDC, a real keytab.
 -module(kerbsasl_tests).
 

@@ -1,9 +1,10 @@
 %% @doc Test only: a SASL GSSAPI client (c-tests/common/sasl_client.c over
 %% MIT GSSAPI) that produces real initiator tokens from the ccache in
-%% KRB5CCNAME.
+%% KRB5CCNAME. Built by `make -C c_src test` next to this module's beam,
+%% never into priv/.
 -module(kerbsasl_test_client).
 
--export([new/3, initial/1, respond/2, wrap/2, malloc_trim/0, lock_file/2]).
+-export([new/3, initial/1, respond/2, wrap/2, malloc_trim/0, lock_file/2, setenv/2]).
 
 -on_load(load_nif/0).
 
@@ -36,6 +37,11 @@ malloc_trim() -> erlang:nif_error(not_loaded).
 %% for every accept) and releases it after `Millis' from a native thread.
 -spec lock_file(binary(), 1..60000) -> ok | {error, binary()}.
 lock_file(_Path, _Millis) -> erlang:nif_error(not_loaded).
+
+%% @doc libc's setenv, for the realm fixture: os:putenv does not reach the
+%% C libraries (OTP keeps its own copy of the environment).
+-spec setenv(binary(), binary()) -> ok | {error, binary()}.
+setenv(_Name, _Value) -> erlang:nif_error(not_loaded).
 
 load_nif() ->
     Dir = filename:dirname(code:which(?MODULE)),

@@ -43,11 +43,12 @@ typedef struct {
     const side_ops *client;
 } contender;
 
-/* Contenders, defined in contender_*.c. */
-extern const contender contender_mit_naive;
-extern const contender contender_mit_best;
-extern const contender contender_cyrus;
-extern const contender contender_kerbsasl;
+/* Contenders register themselves: a new one is a new contender_*.c file
+ * (bench/sasl/run compiles every one) ending with BENCH_CONTENDER(name).
+ * `bench --list` prints them, kerbsasl first, then in link order. */
+void bench_register(const contender *c);
+#define BENCH_CONTENDER(c)                                                                        \
+    __attribute__((constructor)) static void register_##c(void) { bench_register(&c); }
 
 /* The GSSAPI initiator (contender_mit.c), shared by MIT and kerbsasl. */
 extern const side_ops gss_client_ops;

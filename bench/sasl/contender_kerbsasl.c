@@ -71,4 +71,5 @@ static void ks_close(void *exchange)
 
 static const side_ops kerbsasl_server_ops = {ks_init, ks_fini, ks_open, ks_step, ks_close};
 
-const contender contender_kerbsasl = {"kerbsasl", &kerbsasl_server_ops, &gss_client_ops};
+static const contender kerbsasl = {"kerbsasl", &kerbsasl_server_ops, &gss_client_ops};
+BENCH_CONTENDER(kerbsasl)

@@ -1,8 +1,9 @@
 /* Server-side cost of SASL GSSAPI (RFC 4752) handshakes.
  *
- *   bench --contender kerbsasl|cyrus|mit-naive|mit-best [--handshakes N]
+ *   bench --contender NAME [--handshakes N]
  *         [--threads T] [--principal mqtt/HOST@REALM] [--keytab PATH]
  *         [--batch B] [--warmup W] [--cred-per-thread] [--check-replay]
+ *   bench --list      the contenders (kerbsasl, cyrus, mit-naive, ...), one a line
  *
  * Every handshake is a real one: a fresh AP-REQ from an in-process initiator
  * (gss_init_sec_context, or a Cyrus SASL client for Cyrus), so the replay
@@ -28,9 +29,23 @@
 #include <time.h>
 #include <valgrind/callgrind.h>
 
-static const contender *const contenders[] = {
-    &contender_kerbsasl, &contender_cyrus, &contender_mit_naive, &contender_mit_best,
-};
+/* Filled by BENCH_CONTENDER before main. */
+#define MAX_CONTENDERS 32
+static const contender *contenders[MAX_CONTENDERS];
+static size_t contender_count;
+
+void bench_register(const contender *c)
+{
+    if (contender_count == MAX_CONTENDERS) {
+        fprintf(stderr, "bench: more than %d contenders\n", MAX_CONTENDERS);
+        exit(2);
+    }
+    /* kerbsasl, the subject, comes first; the rest in link order. */
+    size_t at = strcmp(c->name, "kerbsasl") == 0 ? 0 : contender_count;
+    memmove(&contenders[at + 1], &contenders[at], (contender_count - at) * sizeof *contenders);
+    contenders[at] = c;
+    contender_count++;
+}
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -49,8 +64,9 @@ static void usage(void)
             "usage: bench --contender NAME [--handshakes N] [--threads T]\n"
             "             [--principal svc/host@REALM] [--keytab PATH]\n"
             "             [--batch B] [--warmup W] [--cred-per-thread] [--check-replay]\n"
+            "       bench --list\n"
             "contenders:");
-    for (size_t i = 0; i < sizeof contenders / sizeof *contenders; i++)
+    for (size_t i = 0; i < contender_count; i++)
         fprintf(stderr, " %s", contenders[i]->name);
     fprintf(stderr, "\nprincipal and keytab default to $BENCH_PRINCIPAL, $BENCH_KEYTAB\n");
     exit(2);
@@ -69,7 +85,7 @@ static long parse_count(const char *s)
 
 static const contender *find_contender(const char *name)
 {
-    for (size_t i = 0; i < sizeof contenders / sizeof *contenders; i++)
+    for (size_t i = 0; i < contender_count; i++)
         if (strcmp(contenders[i]->name, name) == 0)
             return contenders[i];
     usage();
@@ -378,6 +394,11 @@ static void run_threads(int threads, worker *ws)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+        for (size_t i = 0; i < contender_count; i++)
+            printf("%s\n", contenders[i]->name);
+        return 0;
+    }
     options o = parse_options(argc, argv);
     int T = o.cfg.threads;
     long per_thread = o.handshakes / T, n = per_thread * T;

@@ -1,6 +1,7 @@
 //! Runs a command inside a throwaway Kerberos realm.
 //!
 //! Usage: testrealm [--clockskew SECONDS] [--partner] -- COMMAND [ARGS...]
+//!        testrealm [--clockskew SECONDS] [--partner] --serve
 //!
 //! The realm (see tests/support/realm.rs) has users alice and bob, the
 //! service mqtt/broker.kerbsasl.test with its keytab, and alice's TGT. The
@@ -10,10 +11,16 @@
 //! --partner, a second realm PARTNER.TEST trusted by the first runs too
 //! (user alice@PARTNER.TEST), and
 //! KERBSASL_TEST_PARTNER_REALM names it.
+//!
+//! With --serve it prints those variables instead (KEY=VALUE lines, then
+//! `ready`) and keeps the realm until its stdin closes: for a test runner
+//! started before the realm, such as the Erlang suite's EUnit fixture,
+//! which runs this as a port and sets the variables in its own VM.
 
-#[path = "../tests/support/realm.rs"]
+#[path = "../support/realm.rs"]
 mod realm;
 
+use std::io::Write;
 use std::process::Command;
 
 fn main() {
@@ -22,12 +29,17 @@ fn main() {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!(
-                "testrealm: {message}\nusage: testrealm [--clockskew SECONDS] [--partner] -- COMMAND [ARGS...]"
+                "testrealm: {message}\nusage: testrealm [--clockskew SECONDS] [--partner] -- COMMAND [ARGS...]\n       \
+                 testrealm [--clockskew SECONDS] [--partner] --serve"
             );
             std::process::exit(2);
         }
     };
     let realm = realm::Realm::start(&options);
+    let Some(command) = command else {
+        serve(realm);
+        return;
+    };
     let status = Command::new(&command[0])
         .args(&command[1..])
         .envs(realm.env())
@@ -42,7 +54,21 @@ fn main() {
     }
 }
 
-fn parse(args: &[String]) -> Result<(realm::RealmOptions, &[String]), String> {
+/// Prints the realm's environment, then holds it until stdin closes.
+fn serve(realm: realm::Realm) {
+    let mut out = std::io::stdout().lock();
+    for (key, value) in realm.env() {
+        let _ = writeln!(out, "{key}={value}");
+    }
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
+    drop(out);
+    let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+    drop(realm);
+}
+
+/// The realm's options and the command to run (None: --serve).
+fn parse(args: &[String]) -> Result<(realm::RealmOptions, Option<&[String]>), String> {
     let mut options = realm::RealmOptions::default();
     let mut rest = args;
     loop {
@@ -59,9 +85,10 @@ fn parse(args: &[String]) -> Result<(realm::RealmOptions, &[String]), String> {
                 rest = tail;
             }
             [dashes, command @ ..] if dashes == "--" && !command.is_empty() => {
-                return Ok((options, command));
+                return Ok((options, Some(command)));
             }
-            _ => return Err("expected -- COMMAND".into()),
+            [serve] if serve == "--serve" => return Ok((options, None)),
+            _ => return Err("expected -- COMMAND or --serve".into()),
         }
     }
 }

@@ -457,5 +457,7 @@ static void initiator_close(void *session)
 const side_ops gss_client_ops = {initiator_init, initiator_fini, initiator_open,
                                  initiator_step, initiator_close};
 
-const contender contender_mit_naive = {"mit-naive", &naive_server, &gss_client_ops};
-const contender contender_mit_best = {"mit-best", &best_server, &gss_client_ops};
+static const contender mit_naive = {"mit-naive", &naive_server, &gss_client_ops};
+static const contender mit_best = {"mit-best", &best_server, &gss_client_ops};
+BENCH_CONTENDER(mit_naive)
+BENCH_CONTENDER(mit_best)

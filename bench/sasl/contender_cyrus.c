@@ -226,4 +226,5 @@ static step_rc client_step(void *session, const tok *in, tok *out)
 static const side_ops cyrus_client = {client_init, client_fini, client_open,
                                       client_step, cyrus_close};
 
-const contender contender_cyrus = {"cyrus", &cyrus_server, &cyrus_client};
+static const contender cyrus = {"cyrus", &cyrus_server, &cyrus_client};
+BENCH_CONTENDER(cyrus)

@@ -255,6 +255,22 @@ static ERL_NIF_TERM lock_file_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
     return atom_ok;
 }
 
+/* setenv(Name :: binary(), Value :: binary()) -> ok | {error, Message}
+ * The realm fixture's way to reach MIT: os:putenv only changes the VM's
+ * own copy of the environment (OTP 21+), which libkrb5 never reads. Only
+ * called before any Kerberos call, when no other thread reads it. */
+static ERL_NIF_TERM setenv_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    char *name = c_string(env, argv[0]), *value = c_string(env, argv[1]);
+    int rc = name != NULL && value != NULL ? setenv(name, value, 1) : -2;
+    free_if_set(name);
+    free_if_set(value);
+    if (rc == -2)
+        return enif_make_badarg(env);
+    return rc == 0 ? atom_ok : error_message(env, strerror(errno));
+}
+
 static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM load_info)
 {
     (void)priv_data;
@@ -278,6 +294,7 @@ static ErlNifFunc functions[] = {
     {"wrap", 2, wrap_nif, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"malloc_trim", 0, trim_nif, ERL_NIF_DIRTY_JOB_CPU_BOUND},
     {"lock_file", 2, lock_file_nif, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"setenv", 2, setenv_nif, 0},
 };
 
 ERL_NIF_INIT(kerbsasl_test_client, functions, load, NULL, NULL, NULL)
