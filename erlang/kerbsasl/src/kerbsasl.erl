@@ -41,8 +41,8 @@
 
 %% @doc Creates a server. Keys are kerbsasl's option names ("principal",
 %% "keytab", "strip_realm", "local_realms", "auth_to_local",
-%% "allowed_realms", "authzid", "replay_cache") as binaries or atoms; values are binaries, strings, atoms
-%% or booleans. Unknown keys, repeated keys (`principal' and
+%% "allowed_realms", "authzid", "replay_cache") as binaries or atoms;
+%% values are binaries, strings, atoms or booleans. Unknown keys, repeated keys (`principal' and
 %% `<<"principal">>') and bad values give `{error, {config, Message}}'.
 %% Loads the keytab; never contacts the KDC. A non-map raises badarg.
 -spec server_new(#{option_key() => option_value()}) -> {ok, server()} | error().
@@ -77,18 +77,20 @@ server_step(_Session, _In) ->
 %% when the request has none). The client must lead with a Kerberos token,
 %% SPNEGO or raw Kerberos V5; there is no second round.
 %%
-%% - `{ok, WwwAuthenticate, Session}': authenticated; `identity/1' on
+%% <ul>
+%% <li>`{ok, WwwAuthenticate, Session}': authenticated; `identity/1' on
 %%   `Session' says who (`authzid' is always `undefined'). Add
 %%   `WwwAuthenticate' (`<<"Negotiate <base64 token>">>', the mutual
 %%   authentication) to the 2xx response as `WWW-Authenticate', unless it
-%%   is `undefined'. `server_step/2' on the session is `bad_state'.
-%% - `{continue, <<"Negotiate">>}': the request carries no Negotiate
+%%   is `undefined'. `server_step/2' on the session is `bad_state'.</li>
+%% <li>`{continue, <<"Negotiate">>}': the request carries no Negotiate
 %%   credentials (no header, another scheme such as Basic, a bare
-%%   "Negotiate"): answer 401 with `WWW-Authenticate: Negotiate'.
-%% - `{error, {Code, Message}}': a bad or refused token (`bad_token' for
+%%   "Negotiate"): answer 401 with `WWW-Authenticate: Negotiate'.</li>
+%% <li>`{error, {Code, Message}}': a bad or refused token (`bad_token' for
 %%   bad base64, NTLM and the like; `auth_failed' for a ticket Kerberos
 %%   rejects, a replay included; `authz_denied'; ...): answer 401 with
-%%   `WWW-Authenticate: Negotiate' too, and log `Message'.
+%%   `WWW-Authenticate: Negotiate' too, and log `Message'.</li>
+%% </ul>
 %%
 %% Runs on a dirty I/O scheduler, like `server_start/2'. An Authorization
 %% that is neither a binary nor `undefined' raises badarg.
@@ -100,8 +102,8 @@ http_authenticate(_Server, _Authorization) ->
     erlang:nif_error(not_loaded).
 
 %% @doc Who the client is, once `server_start/2' or `server_step/2' (or
-%% `http_authenticate/2') has returned `ok'. `username' is what ACLs should use (the principal after
-%% strip_realm/auth_to_local); `authzid' is `undefined' when the client
+%% `http_authenticate/2') has returned `ok'. `username' is what ACLs
+%% should use (the principal after strip_realm/auth_to_local); `authzid' is `undefined' when the client
 %% asked for none. Before `ok' (and after a failure) there is no identity:
 %% `{error, {bad_state, Message}}', never a map with holes a broker could
 %% mistake for an anonymous user.
