@@ -9,6 +9,7 @@
 #include <string.h>
 
 struct gss_test_client {
+    gss_OID mech; /* krb5, or SPNEGO (gss_test_client_new_spnego) */
     gss_cred_id_t cred;
     gss_ctx_id_t context;
     gss_name_t target;
@@ -61,8 +62,11 @@ static int take(gss_test_client *client, gss_buffer_t buffer, uint8_t **out, siz
     return 0;
 }
 
-gss_test_client *gss_test_client_new(const char *ccache, const char *target, int mutual,
-                                     const char *authzid, char *err, size_t err_len)
+/* SPNEGO, 1.3.6.1.5.5.2: MIT's headers do not name it. */
+static gss_OID_desc spnego_mech = {6, "\x2b\x06\x01\x05\x05\x02"};
+
+static gss_test_client *client_create(const char *ccache, const char *target, int mutual,
+                                      const char *authzid, int spnego, char *err, size_t err_len)
 {
     OM_uint32 major, minor;
     gss_test_client *client = calloc(1, sizeof *client);
@@ -70,6 +74,7 @@ gss_test_client *gss_test_client_new(const char *ccache, const char *target, int
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
+    client->mech = spnego ? &spnego_mech : (gss_OID)gss_mech_krb5;
     client->flags = GSS_C_INTEG_FLAG | GSS_C_SEQUENCE_FLAG | (mutual ? GSS_C_MUTUAL_FLAG : 0);
     client->authzid = strdup(authzid ? authzid : "");
     gss_buffer_desc name = {strlen(target), (void *)target};
@@ -78,10 +83,12 @@ gss_test_client *gss_test_client_new(const char *ccache, const char *target, int
         fail(client, "gss_import_name", major, minor);
         goto failed;
     }
-    gss_OID_set_desc krb5_only = {1, (gss_OID)gss_mech_krb5};
+    /* A SPNEGO initiator needs a credential for SPNEGO and krb5 both. */
+    gss_OID_desc mechs[2] = {*gss_mech_krb5, spnego_mech};
+    gss_OID_set_desc mech_set = {spnego ? 2 : 1, mechs};
     gss_key_value_element_desc element = {"ccache", ccache};
     gss_key_value_set_desc store = {1, &element};
-    major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &krb5_only,
+    major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mech_set,
                                   GSS_C_INITIATE, ccache ? &store : GSS_C_NO_CRED_STORE,
                                   &client->cred, NULL, NULL);
     if (GSS_ERROR(major)) {
@@ -95,12 +102,24 @@ failed:
     return NULL;
 }
 
+gss_test_client *gss_test_client_new(const char *ccache, const char *target, int mutual,
+                                     const char *authzid, char *err, size_t err_len)
+{
+    return client_create(ccache, target, mutual, authzid, 0, err, err_len);
+}
+
+gss_test_client *gss_test_client_new_spnego(const char *ccache, const char *target, int mutual,
+                                            char *err, size_t err_len)
+{
+    return client_create(ccache, target, mutual, NULL, 1, err, err_len);
+}
+
 static int step(gss_test_client *client, gss_buffer_t input, uint8_t **out, size_t *out_len)
 {
     OM_uint32 major, minor;
     gss_buffer_desc output = GSS_C_EMPTY_BUFFER;
     major = gss_init_sec_context(&minor, client->cred, &client->context, client->target,
-                                 (gss_OID)gss_mech_krb5, client->flags, 0,
+                                 client->mech, client->flags, 0,
                                  GSS_C_NO_CHANNEL_BINDINGS, input, NULL, &output, NULL, NULL);
     if (GSS_ERROR(major))
         return fail(client, "gss_init_sec_context", major, minor);

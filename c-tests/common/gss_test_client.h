@@ -17,6 +17,13 @@ typedef struct gss_test_client gss_test_client;
 gss_test_client *gss_test_client_new(const char *ccache, const char *target, int mutual,
                                      const char *authzid, char *err, size_t err_len);
 
+/* Like gss_test_client_new without an authzid, but its tokens are SPNEGO
+ * (RFC 4178) around Kerberos V5, as HTTP Negotiate clients such as curl
+ * send them; gss_test_client_respond then takes the server's SPNEGO answer
+ * (the mutual-authentication token). No security layer: not for SASL. */
+gss_test_client *gss_test_client_new_spnego(const char *ccache, const char *target, int mutual,
+                                            char *err, size_t err_len);
+
 /* Each call returns 0 and a malloc'd token (free it), or -1 with
  * gss_test_client_error() set. */
 int gss_test_client_initial(gss_test_client *client, uint8_t **out, size_t *out_len);

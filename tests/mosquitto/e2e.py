@@ -10,9 +10,9 @@ Prints one line per case and ends with "N passed, N failed".
 usage: e2e.py WORKDIR
 """
 
+import functools
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 
 import raw_client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
+from results import run_suite  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE.parent.parent / "target" / "debug" / "libkerbsasl.so"
@@ -45,25 +48,13 @@ ACL = "pattern readwrite users/%u/#\n"
 
 def main():
     work = Path(sys.argv[1])
-    # Stop the brokers on Ctrl-C or kill as on a normal exit.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
-    results = Results()
-    try:
+
+    def sections(results):
         prepare_realm()
-        for section in (main_broker_cases, realm_rule_cases, per_listener_cases,
-                        bad_config_cases):
-            try:
-                section(work, results)
-            except Exception as e:  # e.g. a broker that won't start: the next section may
-                results.record(False, f"{section.__name__} stopped", f"{type(e).__name__}: {e}")
-    except KeyboardInterrupt:
-        print("interrupted")
-        sys.exit(130)
-    finally:
-        Broker.stop_all()
-    print(f"{results.passed} passed, {results.failed} failed")
-    sys.exit(1 if results.failed else 0)
+        return [functools.partial(section, work, results) for section in (
+            main_broker_cases, realm_rule_cases, per_listener_cases, bad_config_cases)]
+
+    run_suite(sections, Broker.stop_all)
 
 
 def prepare_realm():
@@ -360,26 +351,6 @@ def bad_config_cases(work, results):
             return code not in (None, 0) and len(lines) == 1, f"exit status {code}; log: {shown}"
 
         results.check(f"bad config, {what} -> mosquitto refuses to start", refuses)
-
-
-class Results:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, case):
-        """Runs a case returning (ok, detail) and prints one line for it."""
-        try:
-            ok, detail = case()
-        except Exception as e:  # a broken case is a failed case, not a stop
-            ok, detail = False, f"{type(e).__name__}: {e}"
-        self.record(ok, name, detail)
-
-    def record(self, ok, name, detail):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}", flush=True)
 
 
 class Broker:

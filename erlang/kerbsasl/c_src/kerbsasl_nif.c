@@ -18,13 +18,14 @@
 
 /*
  * Scheduling, from the measurements in README.md ("Scheduling"):
- * server_start/2 runs on a dirty I/O scheduler: it writes the replay cache
- * (open, exclusive file lock, write: it waits for any other process using
- * the same file) and stats, sometimes reloads, the keytab, so its latency
- * is the file system's. server_step/2 stays on normal schedulers: it is
- * in-memory crypto, p99 well under 100 us, and the dirty hand-off would
- * double its cost. Override either with -D..._FLAGS=0 or
- * =ERL_NIF_DIRTY_JOB_IO_BOUND to repeat the measurement.
+ * server_start/2 and http_authenticate/2 run on a dirty I/O scheduler:
+ * they write the replay cache (open, exclusive file lock, write: they wait
+ * for any other process using the same file) and stat, sometimes reload,
+ * the keytab, so their latency is the file system's. server_step/2 stays
+ * on normal schedulers: it is in-memory crypto, p99 well under 100 us, and
+ * the dirty hand-off would double its cost. Override either with
+ * -D..._FLAGS=0 or =ERL_NIF_DIRTY_JOB_IO_BOUND to repeat the measurement
+ * (START_FLAGS covers http_authenticate/2 too).
  */
 #ifndef KERBSASL_NIF_START_FLAGS
 #define KERBSASL_NIF_START_FLAGS ERL_NIF_DIRTY_JOB_IO_BOUND
@@ -353,6 +354,70 @@ static ERL_NIF_TERM server_step_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM
     return result;
 }
 
+/* ---- http_authenticate ---------------------------------------------- */
+
+/* The Authorization header: a binary, or `undefined` for none (NULL, 0). */
+static int authorization_header(ErlNifEnv *env, ERL_NIF_TERM term, ErlNifBinary *header)
+{
+    if (enif_is_identical(term, atom_undefined)) {
+        header->data = NULL;
+        header->size = 0;
+        return 1;
+    }
+    return enif_inspect_binary(env, term, header);
+}
+
+/* {ok, WwwAuthenticate | undefined, Session}: wraps an authenticated
+ * session in a resource, or disposes it on failure. `www` is borrowed
+ * from the session. */
+static ERL_NIF_TERM http_ok(ErlNifEnv *env, kerbsasl_session *session, const char *www,
+                            size_t www_len)
+{
+    ERL_NIF_TERM value = atom_undefined, result;
+    session_resource *resource = new_session_resource();
+    if (resource == NULL) {
+        kerbsasl_dispose(session);
+        return error_tuple(env, KERBSASL_INTERNAL, "out of memory for the session resource");
+    }
+    resource->session = session;
+    atomic_fetch_add(&live_sessions, 1);
+    if (www == NULL || copy_binary(env, www, www_len, &value))
+        result = enif_make_tuple3(env, atom_ok, value, enif_make_resource(env, resource));
+    else
+        result = enif_raise_exception(env, atom_enomem);
+    /* Without a term, this runs the destructor, which disposes the session. */
+    enif_release_resource(resource);
+    return result;
+}
+
+/* http_authenticate(Server, Authorization :: binary() | undefined)
+ * Runs where server_start does: a Kerberos token means an accept, with
+ * the same replay cache and keytab I/O. The resource is made only on
+ * success: most requests without credentials just get the challenge. */
+static ERL_NIF_TERM http_authenticate_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    server_resource *server;
+    ErlNifBinary header;
+    kerbsasl_session *session = NULL;
+    const char *www = NULL;
+    size_t www_len = 0;
+    ERL_NIF_TERM challenge;
+    (void)argc;
+    if (!enif_get_resource(env, argv[0], server_type, (void **)&server) ||
+        !authorization_header(env, argv[1], &header))
+        return enif_make_badarg(env);
+    uint32_t code = kerbsasl_http_authenticate(server->server, (const char *)header.data,
+                                               header.size, &session, &www, &www_len);
+    if (code == KERBSASL_OK)
+        return http_ok(env, session, www, www_len);
+    if (code != KERBSASL_CONTINUE)
+        return error_tuple(env, code, kerbsasl_last_error());
+    /* www is the static "Negotiate". */
+    if (!copy_binary(env, www, www_len, &challenge))
+        return enif_raise_exception(env, atom_enomem);
+    return enif_make_tuple2(env, atom_continue, challenge);
+}
+
 /* ---- identity / dispose --------------------------------------------- */
 
 /* A binary copy of `text`, or `undefined` for NULL. */
@@ -502,6 +567,7 @@ static ErlNifFunc functions[] = {
     {"server_new_nif", 1, server_new_nif, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"server_start", 2, server_start_nif, KERBSASL_NIF_START_FLAGS},
     {"server_step", 2, server_step_nif, KERBSASL_NIF_STEP_FLAGS},
+    {"http_authenticate", 2, http_authenticate_nif, KERBSASL_NIF_START_FLAGS},
     {"identity", 1, identity_nif, 0},
     {"dispose", 1, dispose_nif, 0},
     {"live_sessions", 0, live_sessions_nif, 0},

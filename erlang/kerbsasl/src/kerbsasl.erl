@@ -7,6 +7,10 @@
 %% `Out' to the client each time) until `ok'; read `identity/1'; then
 %% `dispose/1' (or drop the session: its destructor frees it).
 %%
+%% HTTP Negotiate (SPNEGO, RFC 4559), per request: `http_authenticate/2'
+%% with the request's Authorization header, then `identity/1' and
+%% `dispose/1' on the session it returns, with the same server and options.
+%%
 %% Failures are `{error, {Code, Message}}' with `Code' as below and
 %% `Message' a UTF-8 binary saying why. Arguments of the wrong Erlang type
 %% (a token that is not a binary, a session that is not one) raise
@@ -18,8 +22,8 @@
 %% handshake's state machine rejects steps that no longer fit.
 -module(kerbsasl).
 
--export([server_new/1, server_start/2, server_step/2, identity/1, dispose/1,
-         live_sessions/0, version/0]).
+-export([server_new/1, server_start/2, server_step/2, http_authenticate/2, identity/1,
+         dispose/1, live_sessions/0, version/0]).
 
 -on_load(load_nif/0).
 
@@ -36,9 +40,9 @@
 -type option_value() :: binary() | string() | atom() | boolean().
 
 %% @doc Creates a server. Keys are kerbsasl's option names ("principal",
-%% "keytab", "strip_realm", "auth_to_local", "allowed_realms", "authzid",
-%% "replay_cache") as binaries or atoms; values are binaries, strings, atoms
-%% or booleans. Unknown keys, repeated keys (`principal' and
+%% "keytab", "strip_realm", "local_realms", "auth_to_local",
+%% "allowed_realms", "authzid", "replay_cache") as binaries or atoms;
+%% values are binaries, strings, atoms or booleans. Unknown keys, repeated keys (`principal' and
 %% `<<"principal">>') and bad values give `{error, {config, Message}}'.
 %% Loads the keytab; never contacts the KDC. A non-map raises badarg.
 -spec server_new(#{option_key() => option_value()}) -> {ok, server()} | error().
@@ -68,9 +72,38 @@ server_start(_Server, _ClientToken) ->
 server_step(_Session, _In) ->
     erlang:nif_error(not_loaded).
 
-%% @doc Who the client is, once `server_start/2' or `server_step/2' has
-%% returned `ok'. `username' is what ACLs should use (the principal after
-%% strip_realm/auth_to_local); `authzid' is `undefined' when the client
+%% @doc One HTTP Negotiate (RFC 4559) round: checks a request's
+%% Authorization header value (e.g. `<<"Negotiate YIIC...">>'; `undefined'
+%% when the request has none). The client must lead with a Kerberos token,
+%% SPNEGO or raw Kerberos V5; there is no second round.
+%%
+%% <ul>
+%% <li>`{ok, WwwAuthenticate, Session}': authenticated; `identity/1' on
+%%   `Session' says who (`authzid' is always `undefined'). Add
+%%   `WwwAuthenticate' (`<<"Negotiate <base64 token>">>', the mutual
+%%   authentication) to the 2xx response as `WWW-Authenticate', unless it
+%%   is `undefined'. `server_step/2' on the session is `bad_state'.</li>
+%% <li>`{continue, <<"Negotiate">>}': the request carries no Negotiate
+%%   credentials (no header, another scheme such as Basic, a bare
+%%   "Negotiate"): answer 401 with `WWW-Authenticate: Negotiate'.</li>
+%% <li>`{error, {Code, Message}}': a bad or refused token (`bad_token' for
+%%   bad base64, NTLM and the like; `auth_failed' for a ticket Kerberos
+%%   rejects, a replay included; `authz_denied'; ...): answer 401 with
+%%   `WWW-Authenticate: Negotiate' too, and log `Message'.</li>
+%% </ul>
+%%
+%% Runs on a dirty I/O scheduler, like `server_start/2'. An Authorization
+%% that is neither a binary nor `undefined' raises badarg.
+-spec http_authenticate(server(), Authorization :: binary() | undefined) ->
+          {ok, WwwAuthenticate :: binary() | undefined, session()}
+        | {continue, WwwAuthenticate :: binary()}
+        | error().
+http_authenticate(_Server, _Authorization) ->
+    erlang:nif_error(not_loaded).
+
+%% @doc Who the client is, once `server_start/2' or `server_step/2' (or
+%% `http_authenticate/2') has returned `ok'. `username' is what ACLs
+%% should use (the principal after strip_realm/auth_to_local); `authzid' is `undefined' when the client
 %% asked for none. Before `ok' (and after a failure) there is no identity:
 %% `{error, {bad_state, Message}}', never a map with holes a broker could
 %% mistake for an anonymous user.

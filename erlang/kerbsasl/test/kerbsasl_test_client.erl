@@ -1,10 +1,10 @@
-%% @doc Test only: a SASL GSSAPI client (c-tests/common/gss_test_client.c over
-%% MIT GSSAPI) that produces real initiator tokens from the ccache in
-%% KRB5CCNAME. Built by `make -C c_src test` next to this module's beam,
-%% never into priv/.
+%% @doc Test only: a SASL GSSAPI and HTTP Negotiate client
+%% (c-tests/common/gss_test_client.c over MIT GSSAPI) that produces real
+%% initiator tokens from the ccache in KRB5CCNAME. Built by `make -C c_src
+%% test` next to this module's beam, never into priv/.
 -module(kerbsasl_test_client).
 
--export([new/3, initial/1, respond/2, wrap/2, malloc_trim/0, lock_file/2, setenv/2]).
+-export([new/3, new_spnego/2, initial/1, respond/2, wrap/2, malloc_trim/0, lock_file/2, setenv/2]).
 
 -on_load(load_nif/0).
 
@@ -16,12 +16,19 @@
 -spec new(binary(), boolean(), binary()) -> {ok, client()} | {error, binary()}.
 new(_Target, _Mutual, _Authzid) -> erlang:nif_error(not_loaded).
 
+%% @doc A client whose tokens are SPNEGO around Kerberos V5, as HTTP
+%% Negotiate clients (curl, browsers) send them; `respond/2' takes the
+%% server's mutual-authentication token. For HTTP only: no security layer.
+-spec new_spnego(binary(), boolean()) -> {ok, client()} | {error, binary()}.
+new_spnego(_Target, _Mutual) -> erlang:nif_error(not_loaded).
+
 %% @doc The initial context token (fetches a service ticket if needed).
 -spec initial(client()) -> {ok, binary()} | {error, binary()}.
 initial(_Client) -> erlang:nif_error(not_loaded).
 
-%% @doc The answer to a server challenge: empty after the AP-REP, "no
-%% security layer" plus the authzid after the wrapped offer.
+%% @doc The answer to a server challenge: empty after the AP-REP (or the
+%% SPNEGO answer holding it), "no security layer" plus the authzid after
+%% the wrapped offer. An error if the server's token does not verify.
 -spec respond(client(), binary()) -> {ok, binary()} | {error, binary()}.
 respond(_Client, _Challenge) -> erlang:nif_error(not_loaded).
 

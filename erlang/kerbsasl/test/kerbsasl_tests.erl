@@ -225,6 +225,167 @@ sub_binary_token_test() ->
     <<_:3/binary, Sub/binary>> = <<"pad", Token/binary>>,
     ?assertMatch({continue, _, _}, kerbsasl:server_start(server(), Sub)).
 
+%% ---- HTTP Negotiate -----------------------------------------------------------
+
+%% An NTLM NEGOTIATE_MESSAGE, as Windows sends without a Kerberos ticket.
+-define(NTLM_HEADER, <<"Negotiate TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAGFKAAAADw==">>).
+
+%% A client sending SPNEGO, as curl and browsers do.
+spnego_client() ->
+    {ok, Client} = kerbsasl_test_client:new_spnego(service(), true),
+    Client.
+
+%% The Authorization header value for the client's initial token.
+authorization(Client) ->
+    <<"Negotiate ", (base64:encode(initial_token(Client)))/binary>>.
+
+%% An authenticated session from a fresh SPNEGO header.
+http_session(Server) ->
+    {ok, _, Session} = kerbsasl:http_authenticate(Server, authorization(spnego_client())),
+    Session.
+
+%% Feeds the server's WWW-Authenticate value to the client, which checks
+%% the server's mutual-authentication token.
+verify_mutual(Client, <<"Negotiate ", Token/binary>>) ->
+    ?assertMatch({ok, _}, kerbsasl_test_client:respond(Client, base64:decode(Token))).
+
+http_spnego_authenticates_with_mutual_token_test() ->
+    Client = spnego_client(),
+    all_sessions_freed(),
+    {ok, Www, Session} = kerbsasl:http_authenticate(server(), authorization(Client)),
+    verify_mutual(Client, Www),
+    ?assertEqual(#{principal => alice(), username => alice(), realm => realm(),
+                   authzid => undefined},
+                 kerbsasl:identity(Session)),
+    ?assertEqual(1, kerbsasl:live_sessions()),
+    ?assertEqual(ok, kerbsasl:dispose(Session)),
+    ?assertEqual(0, kerbsasl:live_sessions()).
+
+%% A raw Kerberos V5 token (some clients send one): the answer is the
+%% bare AP-REP.
+http_raw_kerberos_token_test() ->
+    Client = client(),
+    {ok, Www, Session} = kerbsasl:http_authenticate(server(), authorization(Client)),
+    verify_mutual(Client, Www),
+    ?assertMatch(#{principal := <<"alice@", _/binary>>}, kerbsasl:identity(Session)).
+
+%% Without mutual authentication there is no token to add.
+http_without_mutual_auth_has_no_token_test() ->
+    Client = client(#{mutual => false}),
+    ?assertMatch({ok, undefined, _}, kerbsasl:http_authenticate(server(), authorization(Client))).
+
+http_strip_realm_test() ->
+    Session = http_session(server(#{strip_realm => true})),
+    ?assertEqual(#{principal => alice(), username => <<"alice">>, realm => realm(),
+                   authzid => undefined},
+                 kerbsasl:identity(Session)).
+
+%% strip_realm shortens only names of the local realms.
+http_strip_realm_outside_local_realms_test() ->
+    Session = http_session(server(#{strip_realm => true, local_realms => <<"PARTNER.TEST">>})),
+    Alice = alice(),
+    ?assertMatch(#{username := Alice}, kerbsasl:identity(Session)).
+
+http_allowed_realms_test() ->
+    Server = server(#{allowed_realms => <<"PARTNER.TEST">>}),
+    assert_error(authz_denied, <<"not in allowed_realms">>,
+                 kerbsasl:http_authenticate(Server, authorization(spnego_client()))).
+
+%% No Negotiate credentials: the 401 challenge, no session.
+http_challenge_test_() ->
+    Server = server(),
+    Headers = [undefined, <<>>, <<"Basic YWxpY2U6c2VjcmV0">>, <<"Negotiate">>,
+               <<" \tnegotiate \t">>, <<"Bearer abc">>],
+    [{iolist_to_binary(io_lib:format("~p", [Header])),
+      ?_assertEqual({continue, <<"Negotiate">>}, kerbsasl:http_authenticate(Server, Header))}
+     || Header <- Headers].
+
+http_bad_base64_test() ->
+    assert_error(bad_token, <<"not valid base64">>,
+                 kerbsasl:http_authenticate(server(), <<"Negotiate YIIB*AYGKwYBBQUC">>)).
+
+http_ntlm_test() ->
+    Result = kerbsasl:http_authenticate(server(), ?NTLM_HEADER),
+    assert_error(bad_token, <<"NTLM is not supported">>, Result),
+    assert_error(bad_token, <<"intranet">>, Result).
+
+http_garbage_token_test() ->
+    assert_error(bad_token, <<>>, kerbsasl:http_authenticate(server(), <<"Negotiate Zm9vYmFy">>)).
+
+http_oversized_header_test() ->
+    Header = <<"Negotiate ", (binary:copy(<<"A">>, 100000))/binary>>,
+    assert_error(bad_token, <<"at most 98304">>, kerbsasl:http_authenticate(server(), Header)).
+
+http_replayed_header_test() ->
+    Server = server(),
+    Header = authorization(spnego_client()),
+    ?assertMatch({ok, _, _}, kerbsasl:http_authenticate(Server, Header)),
+    assert_error(auth_failed, <<"replay">>, kerbsasl:http_authenticate(Server, Header)).
+
+http_ticket_for_another_service_test() ->
+    {ok, Client} = kerbsasl_test_client:new_spnego(?OTHER_SERVICE, true),
+    assert_error(auth_failed, <<"other/">>,
+                 kerbsasl:http_authenticate(server(), authorization(Client))).
+
+%% A sub-binary (offset into a larger binary) is a binary too.
+http_sub_binary_header_test() ->
+    Header = authorization(spnego_client()),
+    <<_:3/binary, Sub/binary>> = <<"pad", Header/binary>>,
+    ?assertMatch({ok, _, _}, kerbsasl:http_authenticate(server(), Sub)).
+
+%% The session is authenticated already: no steps, and dispose works as
+%% for SASL sessions.
+http_session_refuses_steps_and_closes_test() ->
+    Session = http_session(server()),
+    assert_error(bad_state, <<>>, kerbsasl:server_step(Session, <<>>)),
+    ?assertMatch(#{principal := _}, kerbsasl:identity(Session)),
+    ?assertEqual(ok, kerbsasl:dispose(Session)),
+    ?assertEqual(ok, kerbsasl:dispose(Session)),
+    ?assertEqual({error, closed}, kerbsasl:identity(Session)),
+    ?assertEqual({error, closed}, kerbsasl:server_step(Session, <<>>)).
+
+http_wrong_argument_types_test() ->
+    Server = server(),
+    Session = http_session(Server),
+    ?assertError(badarg, kerbsasl:http_authenticate(Server, "Negotiate YIIC")),
+    ?assertError(badarg, kerbsasl:http_authenticate(Server, [<<"Negotiate ">>, <<"YIIC">>])),
+    ?assertError(badarg, kerbsasl:http_authenticate(Server, 42)),
+    ?assertError(badarg, kerbsasl:http_authenticate(Server, null)),
+    ?assertError(badarg, kerbsasl:http_authenticate(Server, {<<"Negotiate">>})),
+    ?assertError(badarg, kerbsasl:http_authenticate(Session, undefined)),
+    ?assertError(badarg, kerbsasl:http_authenticate(make_ref(), undefined)),
+    ?assertError(badarg, kerbsasl:http_authenticate(undefined, undefined)).
+
+%% Sessions dropped without dispose are freed by their destructors.
+dropped_http_sessions_are_freed_test() ->
+    Server = server(),
+    all_sessions_freed(),
+    Parent = self(),
+    Pid = spawn_link(fun() ->
+                             Sessions = [http_session(Server) || _ <- lists:seq(1, 100)],
+                             Parent ! {held, self(), kerbsasl:live_sessions()},
+                             receive drop -> length(Sessions) end
+                     end),
+    receive {held, Pid, Held} -> ?assertEqual(100, Held) after 60000 -> error(timeout) end,
+    Pid ! drop,
+    all_sessions_freed().
+
+%% 400 requests from 8 processes on one server.
+concurrent_http_test_() ->
+    {timeout, 120,
+     fun() ->
+             Server = server(#{strip_realm => true}),
+             Auth = fun() ->
+                            Session = http_session(Server),
+                            #{username := Username} = kerbsasl:identity(Session),
+                            ok = kerbsasl:dispose(Session),
+                            Username
+                    end,
+             Usernames = lists:append(parallel(8, fun(_) -> [Auth() || _ <- lists:seq(1, 50)] end)),
+             ?assertEqual(400, length(Usernames)),
+             ?assertEqual([<<"alice">>], lists:usort(Usernames))
+     end}.
+
 %% ---- concurrency --------------------------------------------------------------
 
 %% 16 processes step one session at once: exactly one step fits, the rest
@@ -307,6 +468,10 @@ latency_test_() ->
              Mapping = server(#{auth_to_local => true}),
              {_, _, Mapped} = lists:unzip3([timed_handshake(Mapping) || _ <- lists:seq(1, 1000)]),
              report("step 2, auth_to_local", Mapped),
+             report("http_authenticate", [timed_http(Server) || _ <- lists:seq(1, 1000)]),
+             {Challenges, _} = lists:unzip([timed(fun() -> kerbsasl:http_authenticate(Server, undefined) end)
+                                            || _ <- lists:seq(1, 1000)]),
+             report("http, no header", Challenges),
              io:format(user, "~n", [])
      end}.
 
@@ -317,22 +482,45 @@ latency_test_() ->
 blocked_start_leaves_schedulers_free_test_() ->
     {timeout, 60,
      fun() ->
-             Cache = filename:join(env("KERBSASL_TEST_DIR"), <<"blocked.rcache2">>),
-             Server = server(#{replay_cache => <<"file2:", Cache/binary>>}),
-             ?assertMatch({continue, _, _}, kerbsasl:server_start(Server, initial_token(client()))),
-             Tokens = [initial_token(client()) || _ <- lists:seq(1, erlang:system_info(schedulers))],
-             ok = kerbsasl_test_client:lock_file(Cache, 500),
-             Starts = [spawn_timed(fun() -> kerbsasl:server_start(Server, T) end) || T <- Tokens],
-             MaxGap = max_tick_gap(erlang:monotonic_time(millisecond), 60, 0),
-             Results = [receive {Pid, Result} -> Result after 10000 -> timeout end || Pid <- Starts],
-             Slowest = lists:max([Ms || {Ms, _} <- Results]),
-             io:format(user, "~n    ~b starts blocked on the replay cache lock for up to ~b ms; "
-                       "longest gap between 10 ms ticks meanwhile: ~b ms~n",
-                       [length(Tokens), Slowest, MaxGap]),
-             ?assertEqual([], [R || {_, R} <- Results, element(1, R) =/= continue]),
-             ?assert(Slowest >= 400),  % the starts really waited for the lock
-             ?assert(MaxGap < 200)
+             blocked_on_replay_cache("server_start", fun(Server) ->
+                 Token = initial_token(client()),
+                 fun() -> kerbsasl:server_start(Server, Token) end
+             end)
      end}.
+
+%% The same for http_authenticate/2, which runs where server_start/2 does.
+blocked_http_authenticate_leaves_schedulers_free_test_() ->
+    {timeout, 60,
+     fun() ->
+             blocked_on_replay_cache("http_authenticate", fun(Server) ->
+                 Header = authorization(spnego_client()),
+                 fun() -> kerbsasl:http_authenticate(Server, Header) end
+             end)
+     end}.
+
+%% Prepare(Server) makes a call that succeeds with {continue | ok, ...}
+%% and needs the replay cache; one per normal scheduler is made while the
+%% cache is locked.
+blocked_on_replay_cache(What, Prepare) ->
+    Cache = filename:join(env("KERBSASL_TEST_DIR"), <<"blocked.rcache2">>),
+    Server = server(#{replay_cache => <<"file2:", Cache/binary>>}),
+    First = Prepare(Server),
+    ?assertMatch({Tag, _, _} when Tag =:= continue; Tag =:= ok, First()), % creates the file
+    Calls = [Prepare(Server) || _ <- lists:seq(1, erlang:system_info(schedulers))],
+    ok = kerbsasl_test_client:lock_file(Cache, 500),
+    Pids = [spawn_timed(Call) || Call <- Calls],
+    MaxGap = max_tick_gap(erlang:monotonic_time(millisecond), 60, 0),
+    Results = [receive {Pid, Result} -> Result after 10000 -> timeout end || Pid <- Pids],
+    Slowest = lists:max([Ms || {Ms, _} <- Results]),
+    io:format(user, "~n    ~b ~s calls blocked on the replay cache lock for up to ~b ms; "
+              "longest gap between 10 ms ticks meanwhile: ~b ms~n",
+              [length(Calls), What, Slowest, MaxGap]),
+    Succeeded = fun({_Ms, Result}) -> lists:member(element(1, Result), [continue, ok]);
+                   (timeout) -> false
+                end,
+    ?assertEqual([], [R || R <- Results, not Succeeded(R)]),
+    ?assert(Slowest >= 400),  % the calls really waited for the lock
+    ?assert(MaxGap < 200).
 
 spawn_timed(Fun) ->
     Parent = self(),
@@ -358,6 +546,12 @@ timed_handshake(Server) ->
     {T2, {ok, <<>>}} = timed(fun() -> kerbsasl:server_step(Session, Choice) end),
     ok = kerbsasl:dispose(Session),
     {T0, T1, T2}.
+
+timed_http(Server) ->
+    Header = authorization(spnego_client()),
+    {T, {ok, _, Session}} = timed(fun() -> kerbsasl:http_authenticate(Server, Header) end),
+    ok = kerbsasl:dispose(Session),
+    T.
 
 timed(Fun) ->
     T0 = erlang:monotonic_time(nanosecond),
@@ -428,8 +622,7 @@ abandoned_session(Server, I) ->
 %% garbage everywhere; measures, then returns malloc's free memory to the
 %% OS (glibc keeps it for reuse) and measures again.
 settle() ->
-    wait_until(fun() -> [erlang:garbage_collect(P) || P <- processes()],
-                        kerbsasl:live_sessions() =:= 0 end, 100),
+    all_sessions_freed(),
     %% Blocks freed by another thread than the one that allocated them go
     %% back to their allocator later: wait for erlang:memory to settle.
     wait_until(fun() -> Total = erlang:memory(total),
@@ -438,6 +631,12 @@ settle() ->
     Untrimmed = measure(),
     kerbsasl_test_client:malloc_trim(),
     {Untrimmed, measure()}.
+
+%% Waits until the destructors of all unreachable sessions have run (the
+%% count is global: earlier tests leave their garbage behind).
+all_sessions_freed() ->
+    wait_until(fun() -> [erlang:garbage_collect(P) || P <- processes()],
+                        kerbsasl:live_sessions() =:= 0 end, 100).
 
 wait_until(Done, 0) -> ?assert(Done());
 wait_until(Done, Tries) ->

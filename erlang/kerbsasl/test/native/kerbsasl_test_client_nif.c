@@ -1,8 +1,9 @@
 /*
  * kerbsasl_test_client_nif: test-only NIF over c-tests/common/gss_test_client.c,
  * so that the EUnit suite feeds kerbsasl real initiator tokens from MIT
- * GSSAPI. Every function may read the ccache or ask the KDC for a service
- * ticket, so all run on dirty I/O schedulers.
+ * GSSAPI (raw Kerberos V5, or SPNEGO as HTTP clients send). Every
+ * function may read the ccache or ask the KDC for a service ticket, so
+ * all run on dirty I/O schedulers.
  */
 /* F_OFD_SETLK (lock_file/2) is a GNU extension. */
 #define _GNU_SOURCE
@@ -106,22 +107,25 @@ static ERL_NIF_TERM client_term(ErlNifEnv *env, gss_test_client *client)
     return enif_make_tuple2(env, atom_ok, term);
 }
 
-/* new(Target :: binary(), Mutual :: boolean(), Authzid :: binary()) */
+/* new(Target :: binary(), Mutual :: boolean(), Authzid :: binary()), or
+ * with argc 2, new_spnego(Target, Mutual) */
 static ERL_NIF_TERM new_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     char err[512];
     ERL_NIF_TERM result;
-    (void)argc;
+    int spnego = argc == 2;
     if (enif_compare(argv[1], atom_true) != 0 && enif_compare(argv[1], atom_false) != 0)
         return enif_make_badarg(env);
     char *target = c_string(env, argv[0]);
-    char *authzid = c_string(env, argv[2]);
-    if (target == NULL || authzid == NULL) {
+    char *authzid = spnego ? NULL : c_string(env, argv[2]);
+    if (target == NULL || (!spnego && authzid == NULL)) {
         result = enif_make_badarg(env);
     } else {
         int mutual = enif_compare(argv[1], atom_true) == 0;
-        gss_test_client *client = gss_test_client_new(NULL, target, mutual,
-                                                      authzid[0] ? authzid : NULL, err, sizeof err);
+        gss_test_client *client =
+            spnego ? gss_test_client_new_spnego(NULL, target, mutual, err, sizeof err)
+                   : gss_test_client_new(NULL, target, mutual, authzid[0] ? authzid : NULL, err,
+                                         sizeof err);
         result = client != NULL ? client_term(env, client) : error_message(env, err);
     }
     free_if_set(target);
@@ -289,6 +293,7 @@ static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM load_info)
 
 static ErlNifFunc functions[] = {
     {"new", 3, new_nif, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"new_spnego", 2, new_nif, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"initial", 1, initial_nif, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"respond", 2, respond_nif, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"wrap", 2, wrap_nif, ERL_NIF_DIRTY_JOB_IO_BOUND},
