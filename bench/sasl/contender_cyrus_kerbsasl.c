@@ -37,10 +37,22 @@ static int object_of(void *symbol, char *path)
     return 0;
 }
 
+/* dir/name into out (PATH_MAX bytes); -1 if it does not fit. */
+static int join(char *out, const char *dir, const char *name)
+{
+    int used = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+    if (used < 0 || used >= PATH_MAX) {
+        fprintf(stderr, "cyrus-kerbsasl: path too long: %s/%s\n", dir, name);
+        return -1;
+    }
+    return 0;
+}
+
 static int link_into(const char *target, const char *name)
 {
     char link[PATH_MAX];
-    snprintf(link, sizeof link, "%s/%s", plugin_dir, name);
+    if (join(link, plugin_dir, name) != 0)
+        return -1;
     if (symlink(target, link) != 0) {
         perror(link);
         return -1;
@@ -58,8 +70,8 @@ static void remove_plugin_dir(void)
     while ((entry = readdir(dir)) != NULL) {
         if (entry->d_name[0] == '.')
             continue;
-        snprintf(path, sizeof path, "%s/%s", plugin_dir, entry->d_name);
-        unlink(path);
+        if (join(path, plugin_dir, entry->d_name) == 0)
+            unlink(path);
     }
     closedir(dir);
     rmdir(plugin_dir);
@@ -76,12 +88,13 @@ static int make_plugin_dir(void)
     DIR *dir;
     struct dirent *entry;
     int rc = 0;
-    if (object_of((void *)sasl_server_init, sasl_lib) != 0 ||
-        object_of((void *)kerbsasl_version, kerbsasl_lib) != 0)
+    if (object_of((void *)(size_t)sasl_server_init, sasl_lib) != 0 ||
+        object_of((void *)(size_t)kerbsasl_version, kerbsasl_lib) != 0)
         return -1;
-    snprintf(system_dir, sizeof system_dir, "%s/sasl2", dirname(sasl_lib));
-    snprintf(plugin_dir, sizeof plugin_dir, "%s/cyrus-kerbsasl-plugins.XXXXXX",
-             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+    if (join(system_dir, dirname(sasl_lib), "sasl2") != 0 ||
+        join(plugin_dir, tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp",
+             "cyrus-kerbsasl-plugins.XXXXXX") != 0)
+        return -1;
     if (mkdtemp(plugin_dir) == NULL) {
         perror("cyrus-kerbsasl: mkdtemp");
         return -1;
@@ -96,8 +109,7 @@ static int make_plugin_dir(void)
         if (len < 3 || strcmp(entry->d_name + len - 3, ".so") != 0 ||
             strcmp(entry->d_name, "libgssapiv2.so") == 0)
             continue;
-        snprintf(target, sizeof target, "%s/%s", system_dir, entry->d_name);
-        rc = link_into(target, entry->d_name);
+        rc = join(target, system_dir, entry->d_name) == 0 ? link_into(target, entry->d_name) : -1;
     }
     closedir(dir);
     return rc == 0 ? link_into(kerbsasl_lib, "libkerbsasl.so") : rc;
