@@ -35,19 +35,22 @@ static SERVERS: Mutex<Option<HashMap<Options, Slot>>> = Mutex::new(None);
 /// Signalled when a build ends, however it ends.
 static BUILT: Condvar = Condvar::new();
 
-/// What connections without their own getopt callback share: the options
-/// libsasl2 gave the first of them, and their servers by service and host
+/// What connections without their own getopt callback share: libsasl2's
+/// answers to the first of them, and their servers by service and host
 /// (found without building an options list per connection).
 #[derive(Default)]
 struct Shared {
-    options: Option<Options>,
+    answers: Option<Answers>,
     by_host: Vec<(String, String, Server)>,
 }
 
 static SHARED: Mutex<Shared> = Mutex::new(Shared {
-    options: None,
+    answers: None,
     by_host: Vec::new(),
 });
+
+/// Conf keys and the values getopt gave for them.
+type Answers = Vec<(String, String)>;
 
 /// Where a connection's options come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,18 +82,24 @@ pub fn server_for_connection(
         {
             return Ok(server.clone());
         }
-        shared.options.clone()
+        shared.answers.clone()
     };
-    // Read without the lock: getopt may run the application's callback.
-    // Connections that race here read the same answers; the first kept wins.
-    let options = match known {
-        Some(options) => options,
+    // Asked without the lock: getopt may run the application's callback.
+    // Connections that race here get the same answers; the first kept wins.
+    let answers = match known {
+        Some(answers) => answers,
         None => {
-            let read = read(lookup);
-            shared().options.get_or_insert(read).clone()
+            let asked = ask(lookup);
+            shared().answers.get_or_insert(asked).clone()
         }
     };
-    let server = server_for(with_defaults(options, service, server_fqdn)?)?;
+    let recall = |key: &str| {
+        answers
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let server = server_for(server_options(recall, service, server_fqdn)?)?;
     let mut shared = shared();
     let known = |(s, h, _): &(String, String, Server)| s == service_key && h == host_key;
     if shared.by_host.len() < MAX_CACHED && !shared.by_host.iter().any(known) {
@@ -123,11 +132,25 @@ pub fn server_options(
 /// that the plugin never asks for: a misspelt key is otherwise ignored
 /// without a word.
 pub fn unknown_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let asked: Vec<String> = asked_keys().collect();
     keys.into_iter()
-        .filter(|key| {
-            key.strip_prefix(PREFIX)
-                .is_some_and(|option| !OPTION_KEYS.contains(&option))
-        })
+        .filter(|key| key.starts_with(PREFIX) && !asked.iter().any(|a| a == key))
+        .collect()
+}
+
+/// The conf keys the plugin asks getopt for: `kerbsasl_<option>` for
+/// every option, and Cyrus's own `keytab`.
+fn asked_keys() -> impl Iterator<Item = String> {
+    OPTION_KEYS
+        .iter()
+        .map(|option| format!("{PREFIX}{option}"))
+        .chain(std::iter::once("keytab".to_string()))
+}
+
+/// What `lookup` answers for every key the plugin asks.
+fn ask(lookup: impl Fn(&str) -> Option<String>) -> Answers {
+    asked_keys()
+        .filter_map(|key| lookup(&key).map(|value| (key, value)))
         .collect()
 }
 
@@ -242,7 +265,7 @@ impl Drop for Building<'_> {
     }
 }
 
-/// Drops the options read and every cached server (libsasl2 is shutting
+/// Drops the answers kept and every cached server (libsasl2 is shutting
 /// the plugin down). Connections still open keep what they use.
 pub fn forget_servers() {
     // Servers are dropped (MIT calls, log records) after the locks.
@@ -324,6 +347,20 @@ mod tests {
         let options = collect_from(&[("kerbsasl_authzid", "reject")]).unwrap();
         assert!(pairs(&options).contains(&("authzid", "reject")));
         assert!(!pairs(&options).contains(&("authzid", "any")));
+    }
+
+    #[test]
+    fn the_keys_asked_are_the_keys_known() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let answers = ask(|key| {
+            asked.borrow_mut().push(key.to_string());
+            (key == "keytab").then(|| "/k".to_string())
+        });
+        assert_eq!(answers, [("keytab".to_string(), "/k".to_string())]);
+        let asked = asked.into_inner();
+        assert!(asked.contains(&"kerbsasl_strip_realm".to_string()));
+        assert_eq!(asked.len(), OPTION_KEYS.len() + 1);
+        assert!(unknown_keys(asked.iter().map(String::as_str)).is_empty());
     }
 
     #[test]
