@@ -29,6 +29,10 @@ fn main() {
             test("an_unreachable_min_ssf_is_too_weak", unreachable_min_ssf),
             test("wrap_needs_a_negotiated_layer", wrap_needs_a_layer),
             test("unwrap_refuses_garbage", unwrap_refuses_garbage),
+            test(
+                "unwrap_leaves_the_token_alone",
+                unwrap_leaves_the_token_alone,
+            ),
         ]
     })
 }
@@ -206,4 +210,30 @@ fn unwrap_refuses_garbage(realm: &Realm) {
         ErrorKind::BadToken,
         &["failed its check"],
     );
+}
+
+/// MIT's gss_unwrap works on CFX tokens in place (it rotates them by their
+/// RRC, rewrites header fields): the caller's bytes, which may be a host's
+/// read-only buffer, must come back unchanged.
+fn unwrap_leaves_the_token_alone(realm: &Realm) {
+    let server = default_server(realm, &[]);
+    let mut alice = client(realm, Protection::Integrity);
+    let session = run(&server, OPEN, &mut alice).unwrap();
+    // A wrap token rotated by RRC = 12, as Windows (SSPI) clients send them.
+    let token = alice.protect(false, b"rotated by the sender").unwrap();
+    let (header, body) = token.split_at(16);
+    let mut rotated = header.to_vec();
+    rotated[6..8].copy_from_slice(&12u16.to_be_bytes());
+    rotated.extend_from_slice(&body[body.len() - 12..]);
+    rotated.extend_from_slice(&body[..body.len() - 12]);
+    let sent = rotated.clone();
+    assert_eq!(session.unwrap(&rotated).unwrap(), b"rotated by the sender");
+    assert_eq!(rotated, sent, "unwrap changed the caller's token");
+    // A header fuzzing found MIT rewriting (fuzz/regressions/layers).
+    let odd = vec![
+        5, 4, 8, 255, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 18, 5, 5, 4, 8, 255, 0,
+    ];
+    let sent = odd.clone();
+    assert!(session.unwrap(&odd).is_err());
+    assert_eq!(odd, sent, "unwrap changed the caller's token");
 }

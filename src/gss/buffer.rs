@@ -3,8 +3,9 @@
 use libgssapi_sys as sys;
 use std::ffi::c_void;
 
-/// A descriptor borrowing `bytes` for one call. GSSAPI takes input buffers
-/// through non-const pointers but does not write through them.
+/// A descriptor borrowing `bytes` for one call, for inputs GSSAPI takes
+/// through non-const pointers but does not write through (not gss_unwrap's
+/// token: see [`scratch`]).
 pub fn borrowed(bytes: &[u8]) -> sys::gss_buffer_desc {
     sys::gss_buffer_desc {
         length: bytes.len(),
@@ -12,6 +13,20 @@ pub fn borrowed(bytes: &[u8]) -> sys::gss_buffer_desc {
             std::ptr::null_mut()
         } else {
             bytes.as_ptr() as *mut c_void
+        },
+    }
+}
+
+/// A descriptor for `bytes` that the call may rewrite: MIT's gss_unwrap
+/// works on CFX tokens in place (it rotates them by their RRC and rewrites
+/// header fields) although the token is an input.
+pub fn scratch(bytes: &mut [u8]) -> sys::gss_buffer_desc {
+    sys::gss_buffer_desc {
+        length: bytes.len(),
+        value: if bytes.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            bytes.as_mut_ptr().cast()
         },
     }
 }

@@ -1,6 +1,6 @@
 //! Security contexts: acceptance, wrap and unwrap.
 
-use super::buffer::{OwnedBuffer, borrowed};
+use super::buffer::{OwnedBuffer, borrowed, scratch};
 use super::cred::Credential;
 use super::name::Name;
 use super::oid;
@@ -135,8 +135,11 @@ impl SecurityContext {
     }
 
     /// gss_unwrap, also saying whether the peer encrypted the message.
+    /// MIT rewrites the token it unwraps, so it gets a copy: `token` may be
+    /// a host's read-only buffer.
     pub fn unwrap_with_state(&self, token: &[u8]) -> Result<(Vec<u8>, bool), GssError> {
-        let mut input = borrowed(token);
+        let mut copy = token.to_vec();
+        let mut input = scratch(&mut copy);
         let mut output = OwnedBuffer::new();
         let mut conf_state = 0;
         let mut minor = 0;
