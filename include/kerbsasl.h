@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 /** The version as a string, "MAJOR.MINOR.PATCH". */
-#define KERBSASL_VERSION_STRING "1.0.0"
+#define KERBSASL_VERSION_STRING "1.1.0"
 
 /**
  * Major version: changes only with an incompatible ABI (and the soname).
@@ -45,7 +45,7 @@
 /**
  * Minor version: compatible additions.
  */
-#define KERBSASL_VERSION_MINOR 0
+#define KERBSASL_VERSION_MINOR 1
 
 /**
  * Patch version: fixes.

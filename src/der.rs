@@ -26,9 +26,13 @@ pub struct Element<'a> {
     pub rest: &'a [u8],
 }
 
-/// Reads the element at the start of `bytes` (single-byte tags only).
+/// Reads the element at the start of `bytes`. Only single-byte tags: the
+/// high-tag-number form (low five bits all set) reads as None.
 pub fn element(bytes: &[u8]) -> Option<Element<'_>> {
     let (&tag, after_tag) = bytes.split_first()?;
+    if tag & 0x1f == 0x1f {
+        return None;
+    }
     let (len, used) = length(after_tag)?;
     let body = &after_tag[used..];
     if body.len() < len {

@@ -49,15 +49,15 @@ pub const KEY_MISMATCH_HINT: &str = "the ticket could not be decrypted with the 
 pub const ENCTYPE_HINT: &str = "the ticket is encrypted with an enctype for which the keytab \
      has no key: export keys for the enctypes the KDC issues (see ktadd -e)";
 pub const KEYTAB_UNREADABLE_HINT: &str = "set the keytab option to the path of the service's \
-     keytab, readable by the broker's user";
+     keytab, readable by the user the service (broker, authd, LDAP server) runs as";
 pub const NO_KEY_HINT: &str = "export the service's key into this keytab (kadmin: ktadd -k \
      FILE PRINCIPAL), or set principal to one it holds";
 pub const REPLAY_CACHE_OFF_WARNING: &str = "replay_cache = none: replay detection is off, so a \
      captured SASL GSSAPI exchange or HTTP Negotiate header can be replayed to log in as its \
      client; use only for testing";
 pub const REPLAY_CACHE_HINT: &str = "make the replay cache directory (KRB5RCACHEDIR, default \
-     /var/tmp) writable by the broker's user, or set the replay_cache option to a writable \
-     file2:/path";
+     /var/tmp) writable by the user the service runs as, or set the replay_cache option to a \
+     writable file2:/path";
 
 /// Whether the ticket needed a key the loaded keytab lacks: a newer key
 /// version, another principal, or the same version with another key. A

@@ -1,7 +1,10 @@
 //! Reads the few cleartext facts of a KDC's reply (RFC 4120 §5.4.2, §5.9.1)
 //! that libkrb5 does not hand back when the exchange fails: which key
 //! version the issued ticket is encrypted with, and the KDC's clock in an
-//! error. A small DER reader is enough; anything unexpected reads as None.
+//! error. The crate's small DER reader is enough; anything unexpected
+//! reads as None.
+
+use crate::der::{Element, element};
 
 /// What a KDC reply says in the clear.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +33,11 @@ const fn field(n: u8) -> u8 {
 
 impl KdcReply {
     pub fn parse(bytes: &[u8]) -> Option<KdcReply> {
-        let (tag, body, _) = element(bytes)?;
+        let Element {
+            tag,
+            contents: body,
+            ..
+        } = element(bytes)?;
         let fields = sequence_fields(expect(body, SEQUENCE)?)?;
         match tag {
             AS_REP => {
@@ -56,45 +63,22 @@ fn encrypted_data_kvno(encrypted_data: &[u8]) -> Option<u32> {
     u32::try_from(integer(expect(find(&fields, 1)?, INTEGER)?)?).ok()
 }
 
-/// One DER element: (tag, contents, rest). Only single-byte tags.
-fn element(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = bytes.split_first()?;
-    if tag & 0x1f == 0x1f {
-        return None;
-    }
-    let (&first, rest) = rest.split_first()?;
-    let (length, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 || rest.len() < count {
-            return None;
-        }
-        let length = rest[..count]
-            .iter()
-            .fold(0usize, |n, &b| (n << 8) | usize::from(b));
-        (length, &rest[count..])
-    };
-    if rest.len() < length {
-        return None;
-    }
-    Some((tag, &rest[..length], &rest[length..]))
-}
-
 /// The contents of `bytes` if it is one element with tag `tag`.
 fn expect(bytes: &[u8], tag: u8) -> Option<&[u8]> {
-    match element(bytes)? {
-        (found, body, _) if found == tag => Some(body),
-        _ => None,
-    }
+    let found = element(bytes)?;
+    (found.tag == tag).then_some(found.contents)
 }
 
 /// The explicitly tagged fields `[n] value` of a SEQUENCE's contents.
 fn sequence_fields(mut body: &[u8]) -> Option<Vec<(u8, &[u8])>> {
     let mut fields = Vec::new();
     while !body.is_empty() {
-        let (tag, value, rest) = element(body)?;
-        fields.push((tag, value));
+        let Element {
+            tag,
+            contents,
+            rest,
+        } = element(body)?;
+        fields.push((tag, contents));
         body = rest;
     }
     Some(fields)
