@@ -13,6 +13,7 @@ use crate::base64;
 use crate::error::Error;
 use crate::gss::{AcceptOutcome, SecurityContext};
 use crate::identity::Identity;
+use crate::logging;
 use crate::negotiate;
 use crate::server::Server;
 
@@ -53,14 +54,14 @@ impl Server {
         let result = self.negotiate(authorization);
         match &result {
             Ok(HttpAuth::Challenge) => {
-                log::debug!("HTTP Negotiate: no Negotiate credentials; challenging")
+                logging::debug!("HTTP Negotiate: no Negotiate credentials; challenging")
             }
-            Ok(HttpAuth::Authenticated { identity, .. }) => log::debug!(
+            Ok(HttpAuth::Authenticated { identity, .. }) => logging::debug!(
                 "HTTP Negotiate: authenticated {} as {}",
                 identity.principal,
                 identity.username
             ),
-            Err(e) => log::debug!("HTTP Negotiate failed: {e}"),
+            Err(e) => logging::debug!("HTTP Negotiate failed: {e}"),
         }
         result
     }

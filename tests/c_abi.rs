@@ -325,6 +325,21 @@ fn log_callback_routes_records(realm: &Realm) {
         ("replay_cache", "none:"),
     ])
     .unwrap();
+    // An HTTP Negotiate round logs its outcome at debug level, as a SASL
+    // handshake does.
+    let (mut session, mut header, mut header_len) = (null_mut(), null(), 0usize);
+    // SAFETY: a live server; no Authorization header; valid out-pointers.
+    let code = unsafe {
+        kerbsasl_http_authenticate(
+            server,
+            null(),
+            0,
+            &mut session,
+            &mut header,
+            &mut header_len,
+        )
+    };
+    assert_eq!(code, kerbsasl_result::KERBSASL_CONTINUE);
     assert_eq!(
         kerbsasl_set_log_callback(None, null_mut(), level),
         kerbsasl_result::KERBSASL_OK
@@ -332,6 +347,12 @@ fn log_callback_routes_records(realm: &Realm) {
     // SAFETY: freed once.
     unsafe { kerbsasl_server_free(server) };
     let records = RECORDS.lock().unwrap().clone();
+    assert!(
+        records.iter().any(|(_, level, message)| *level
+            == kerbsasl_log_level::KERBSASL_LOG_DEBUG as u32
+            && message.contains("HTTP Negotiate")),
+        "the HTTP outcome reaches the callback: {records:?}"
+    );
     let warning = records
         .iter()
         .find(|(_, _, message)| message.contains("replay detection is off"))
