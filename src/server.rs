@@ -357,6 +357,14 @@ impl Session {
                     Error::internal(format!("cannot size the security layer's messages: {e}"))
                 })?,
         };
+        // libsasl2 loops forever encoding for a maximum output size of 0.
+        if choice.protection != Protection::None && max_plaintext == 0 {
+            return Err(Error::bad_token(format!(
+                "the client chose a maximum buffer size of {}, too small to carry any \
+                 protected data",
+                choice.max_buffer
+            )));
+        }
         self.layer = Some(SecurityLayer {
             protection: choice.protection,
             ssf: choice.ssf,

@@ -33,6 +33,14 @@ fn main() {
                 "unwrap_leaves_the_token_alone",
                 unwrap_leaves_the_token_alone,
             ),
+            test(
+                "unwrap_refuses_replayed_and_reordered_messages",
+                replayed_messages_refused,
+            ),
+            test(
+                "a_buffer_too_small_for_any_data_is_refused",
+                buffer_too_small,
+            ),
         ]
     })
 }
@@ -236,4 +244,40 @@ fn unwrap_leaves_the_token_alone(realm: &Realm) {
     let sent = odd.clone();
     assert!(session.unwrap(&odd).is_err());
     assert_eq!(odd, sent, "unwrap changed the caller's token");
+}
+
+/// MIT reports a replayed or reordered wrap token as a supplementary
+/// status beside GSS_S_COMPLETE: an active attacker repeating or
+/// reordering a client's protected messages must be refused all the same.
+fn replayed_messages_refused(realm: &Realm) {
+    let server = default_server(realm, &[]);
+    let mut alice = client(realm, Protection::Integrity);
+    let session = run(&server, OPEN, &mut alice).unwrap();
+    let first = alice.protect(false, b"first").unwrap();
+    let second = alice.protect(false, b"second").unwrap();
+    let third = alice.protect(false, b"third").unwrap();
+    assert_eq!(session.unwrap(&first).unwrap(), b"first");
+    assert_error(
+        &session.unwrap(&first).unwrap_err(),
+        ErrorKind::BadToken,
+        &["failed its check"],
+    );
+    // `second` skipped: `third` follows a gap, then `second` is too late.
+    assert!(session.unwrap(&third).is_err());
+    assert!(session.unwrap(&second).is_err());
+}
+
+/// A client buffer too small to hold any protected data would leave
+/// libsasl2 hosts with a maximum output size of 0, on which sasl_encodev
+/// never ends: the handshake refuses it.
+fn buffer_too_small(realm: &Realm) {
+    let server = default_server(realm, &[]);
+    for protection in [Protection::Integrity, Protection::Confidentiality] {
+        let mut alice = fresh_client(realm, "alice", SERVICE).with_layer(protection, 16);
+        assert_error(
+            &run(&server, OPEN, &mut alice).unwrap_err(),
+            ErrorKind::BadToken,
+            &["maximum buffer size of 16"],
+        );
+    }
 }

@@ -7,6 +7,12 @@ use super::oid;
 use super::status::{GssError, is_error};
 use libgssapi_sys as sys;
 
+/// gss_unwrap's supplementary statuses for a token out of sequence.
+const OUT_OF_SEQUENCE: u32 = sys::_GSS_S_DUPLICATE_TOKEN
+    | sys::_GSS_S_OLD_TOKEN
+    | sys::_GSS_S_UNSEQ_TOKEN
+    | sys::_GSS_S_GAP_TOKEN;
+
 /// What one gss_accept_sec_context call produced.
 pub enum AcceptOutcome {
     /// The context is established. `output` (the AP-REP when the client asked
@@ -154,7 +160,10 @@ impl SecurityContext {
                 std::ptr::null_mut(),
             )
         };
-        if is_error(major) {
+        // A replayed, reordered or skipped token is only a supplementary
+        // status beside GSS_S_COMPLETE; over an ordered stream it is an
+        // attack, and is refused like a bad token.
+        if is_error(major) || major & OUT_OF_SEQUENCE != 0 {
             return Err(GssError::capture(major, minor));
         }
         Ok((output.as_bytes().to_vec(), conf_state != 0))
