@@ -187,8 +187,10 @@ typedef struct {
 
 typedef struct {
     sasl_conn_t *server, *client;
-    sasl_callback_t server_callbacks[3], client_callbacks[2];
+    sasl_callback_t server_callbacks[4], client_callbacks[2];
     int server_rc; /* the last server result */
+    unsigned canon_flags[4]; /* the flags of each canon_user call, in order */
+    int canon_calls;
     char detail[1024];
 } exchange;
 
@@ -201,14 +203,36 @@ static int client_user(void *context, int id, const char **result, unsigned *len
     return SASL_OK;
 }
 
+/* The application's canon_user: records the flags the plugin passed and
+ * keeps the name as it is. */
+static int record_canon_user(sasl_conn_t *conn, void *context, const char *in, unsigned inlen,
+                             unsigned flags, const char *user_realm, char *out, unsigned out_max,
+                             unsigned *out_len)
+{
+    (void)conn;
+    (void)user_realm;
+    exchange *x = context;
+    if (x->canon_calls < (int)(sizeof x->canon_flags / sizeof x->canon_flags[0]))
+        x->canon_flags[x->canon_calls] = flags;
+    x->canon_calls++;
+    if (inlen >= out_max)
+        return SASL_BUFOVER;
+    memcpy(out, in, inlen);
+    out[inlen] = '\0';
+    *out_len = inlen;
+    return SASL_OK;
+}
+
 static int open_exchange(exchange *x, const setup *s)
 {
     memset(x, 0, sizeof *x);
     x->server_callbacks[0] = (sasl_callback_t){SASL_CB_LOG, SASL_CB(server_log_cb), &server_log};
-    x->server_callbacks[1] = s->options
+    x->server_callbacks[1] =
+        (sasl_callback_t){SASL_CB_CANON_USER, SASL_CB(record_canon_user), x};
+    x->server_callbacks[2] = s->options
         ? (sasl_callback_t){SASL_CB_GETOPT, SASL_CB(server_getopt), (void *)s->options}
         : (sasl_callback_t){SASL_CB_LIST_END, NULL, NULL};
-    x->server_callbacks[2] = (sasl_callback_t){SASL_CB_LIST_END, NULL, NULL};
+    x->server_callbacks[3] = (sasl_callback_t){SASL_CB_LIST_END, NULL, NULL};
     x->client_callbacks[0] = (sasl_callback_t){SASL_CB_USER, SASL_CB(client_user),
                                                (void *)s->authzid};
     x->client_callbacks[1] = (sasl_callback_t){SASL_CB_LIST_END, NULL, NULL};
@@ -462,8 +486,24 @@ static void authzids(void)
 {
     exchange x;
     setup own = {.authzid = "alice"};
-    if (expect("authzid alice: authenticated", &x, &own, SASL_OK, NULL))
+    if (expect("authzid alice: authenticated", &x, &own, SASL_OK, NULL)) {
         check_prop_string("authzid alice: SASL_USERNAME alice", x.server, SASL_USERNAME, "alice");
+        /* The flags gssapiv2's server passes: a user store that lacks the
+         * names (no auxprop plugin, or no entry) is not an error. */
+        check(x.canon_calls == 2 &&
+                  x.canon_flags[0] == (SASL_CU_AUTHZID | SASL_CU_EXTERNALLY_VERIFIED) &&
+                  x.canon_flags[1] == (SASL_CU_AUTHID | SASL_CU_EXTERNALLY_VERIFIED),
+              "authzid alice: canon_user gets gssapiv2's flags, authzid first",
+              "%d calls, flags %#x then %#x", x.canon_calls, x.canon_flags[0], x.canon_flags[1]);
+    }
+    close_exchange(&x);
+    setup none = {0};
+    if (expect("no authzid: authenticated", &x, &none, SASL_OK, NULL))
+        check(x.canon_calls == 1 &&
+                  x.canon_flags[0] ==
+                      (SASL_CU_AUTHID | SASL_CU_AUTHZID | SASL_CU_EXTERNALLY_VERIFIED),
+              "no authzid: one canon_user call for authid and authzid, externally verified",
+              "%d calls, flags %#x", x.canon_calls, x.canon_flags[0]);
     close_exchange(&x);
     setup other = {.authzid = "bob"};
     expect("authzid bob: refused by libsasl2's default policy (SASL_BADAUTH)", &x, &other,

@@ -312,6 +312,8 @@ pub fn write_frame(message: &[u8], out: &mut Vec<u8>) {
 pub struct FrameReader {
     pending: Vec<u8>,
     max_frame: u32,
+    /// Set by the first error: the stream has lost its framing for good.
+    failed: bool,
 }
 
 impl FrameReader {
@@ -321,6 +323,7 @@ impl FrameReader {
         FrameReader {
             pending: Vec::new(),
             max_frame,
+            failed: false,
         }
     }
 
@@ -331,6 +334,13 @@ impl FrameReader {
         bytes: &[u8],
         mut each: impl FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
+        // Nothing is buffered after a failure, so a host that keeps feeding
+        // a broken stream cannot grow it.
+        if self.failed {
+            return Err(Error::bad_state(
+                "this connection's protected stream already failed; close the connection",
+            ));
+        }
         self.pending.extend_from_slice(bytes);
         let mut start = 0;
         let result = loop {
@@ -355,7 +365,12 @@ impl FrameReader {
             }
             start += end;
         };
-        self.pending.drain(..start);
+        if result.is_err() {
+            self.failed = true;
+            self.pending = Vec::new();
+        } else {
+            self.pending.drain(..start);
+        }
         result
     }
 }
@@ -514,5 +529,20 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::BadToken);
         let mut reader = FrameReader::new(10);
         assert!(reader.push(&[0, 0, 0, 0], |_| Ok(())).is_err());
+    }
+
+    #[test]
+    fn a_failed_stream_stays_failed_and_buffers_nothing() {
+        let mut reader = FrameReader::new(10);
+        assert!(reader.push(&[0, 0, 0, 11, 1, 2], |_| Ok(())).is_err());
+        let mut stream = Vec::new();
+        write_frame(b"fine", &mut stream);
+        for _ in 0..3 {
+            let err = reader
+                .push(&stream, |_| panic!("no frame after a failure"))
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::BadState);
+            assert!(reader.pending.is_empty());
+        }
     }
 }
