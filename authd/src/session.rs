@@ -44,6 +44,7 @@ const MAX_CANDIDATES: usize = 4;
 const IDENTITY_OPTIONS: &[&str] = &[
     "principal",
     "strip_realm",
+    "local_realms",
     "auth_to_local",
     "allowed_realms",
 ];
@@ -439,6 +440,24 @@ mod tests {
             verify(&strip, &cookie, HOST, 1_000_000),
             Err(Rejection::BadSignature)
         );
+        // Fewer local realms: a partner's alice@OTHER, issued "alice" under
+        // the old list, must not stay "alice".
+        for changed in [
+            vec![("local_realms".into(), "EXAMPLE.COM".into())],
+            vec![("allowed_realms".into(), "EXAMPLE.COM".into())],
+            vec![("auth_to_local".into(), "true".into())],
+            vec![(
+                "principal".into(),
+                "HTTP/app.example.com@EXAMPLE.COM".into(),
+            )],
+        ] {
+            let other = Sessions::new(&[7; 32], &options(3600), &changed).unwrap();
+            assert_eq!(
+                verify(&other, &cookie, HOST, 1_000_000),
+                Err(Rejection::BadSignature),
+                "{changed:?}"
+            );
+        }
         // The TTL was shortened after the cookie was issued.
         assert_eq!(
             verify(&sessions(&[7; 32], 600), &cookie, HOST, 1_000_000),

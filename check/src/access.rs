@@ -112,9 +112,12 @@ impl Access {
                 .open(&probe)
                 .and_then(|_| std::fs::remove_file(&probe))
                 .map_err(|e| io_reason(&e)),
+            // set -C: the probe is created with O_EXCL, as create_new above,
+            // so a symlink planted under the probe's (guessable) name in a
+            // shared directory such as /var/tmp truncates nothing.
             Some(account) => run_as(
                 account,
-                r#"if [ -e "$1" ]; then exec 3<>"$1"; else : >"$2" && rm -f -- "$2"; fi"#,
+                r#"set -C; if [ -e "$1" ]; then exec 3<>"$1"; else : >"$2" && rm -f -- "$2"; fi"#,
                 &[path, &probe],
             ),
         }
@@ -187,5 +190,42 @@ fn account(name_or_uid: &str) -> Option<Account> {
             gid: gid.parse().ok()?,
         }),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A symlink planted where the probe goes must not be followed: the
+    /// probe of a missing replay cache fails instead of truncating the
+    /// link's target. Needs root (setpriv), as `--user` does.
+    #[test]
+    fn replay_cache_probe_does_not_follow_a_planted_symlink() {
+        if own_uid() != Ok(0) {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("check-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "keep me").unwrap();
+        let probe = dir.join(format!(".kerbsasl-check-{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &probe).unwrap();
+        let root = Account {
+            name: "root".into(),
+            uid: 0,
+            gid: 0,
+        };
+        let access = Access {
+            subject: root.clone(),
+            switch_to: Some(root),
+            limitation: None,
+        };
+        let result = access.can_use_replay_cache(&dir.join("rcache"));
+        let kept = std::fs::read_to_string(&victim).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(kept, "keep me");
+        assert!(result.is_err(), "{result:?}");
     }
 }
