@@ -124,6 +124,12 @@ impl Server {
         &self.shared.config
     }
 
+    /// The realms strip_realm shortens, as resolved at start: `local_realms`
+    /// if set, else the service principal's realm, else krb5.conf's default.
+    pub fn local_realms(&self) -> &[String] {
+        self.shared.rules.local_realms()
+    }
+
     pub(crate) fn shared(&self) -> &Shared {
         &self.shared
     }

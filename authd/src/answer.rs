@@ -189,14 +189,17 @@ fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
 
 /// The host the client asked for, without a port (browsers share cookies
 /// between a host's ports, and proxies differ in forwarding it): what the
-/// proxy forwarded, else Host.
+/// proxy forwarded, else Host. A value that is empty or not visible ASCII
+/// counts as absent, so it cannot make several hosts share one binding.
 fn forwarded_host(headers: &HeaderMap) -> String {
-    let host = headers
-        .get("x-forwarded-host")
-        .or_else(|| headers.get(header::HOST))
-        .and_then(|v| v.to_str().ok())
+    let host = [headers.get("x-forwarded-host"), headers.get(header::HOST)]
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::trim)
+        .find(|v| !v.is_empty())
         .unwrap_or("");
-    without_port(host.trim()).to_ascii_lowercase()
+    without_port(host).to_ascii_lowercase()
 }
 
 fn without_port(host: &str) -> &str {
@@ -218,7 +221,7 @@ mod tests {
         let host = |pairs: &[(&'static str, &str)]| {
             let mut headers = HeaderMap::new();
             for (name, value) in pairs {
-                headers.insert(*name, HeaderValue::from_str(value).unwrap());
+                headers.insert(*name, HeaderValue::from_bytes(value.as_bytes()).unwrap());
             }
             forwarded_host(&headers)
         };
@@ -234,5 +237,12 @@ mod tests {
         assert_eq!(host(&[("host", "[::1]")]), "[::1]");
         assert_eq!(host(&[("host", "app:")]), "app:");
         assert_eq!(host(&[]), "");
+        for unusable in ["", "  ", "app\u{e9}.example.com"] {
+            assert_eq!(
+                host(&[("host", "app.example.com"), ("x-forwarded-host", unusable)]),
+                "app.example.com",
+                "{unusable:?}"
+            );
+        }
     }
 }

@@ -26,21 +26,21 @@ fn main() -> ExitCode {
         Err(message) => return fail(EXIT_USAGE, &message),
     };
     logger::init(settings.log_level);
-    let sessions = match settings
-        .sessions
-        .as_ref()
-        .map(|s| Sessions::load(s, &settings.library))
-    {
-        None => None,
-        Some(Ok(sessions)) => Some(sessions),
-        Some(Err(message)) => return fail(EXIT_USAGE, &message),
-    };
     let server = match kerbsasl::Server::from_options(settings.library_options()) {
         Ok(server) => server,
         Err(e) => {
             let code = kerbsasl::ffi::kerbsasl_result::from(e.kind());
             return fail(EXIT_USAGE, &format!("cannot start: {code:?}: {e}"));
         }
+    };
+    let sessions = match settings
+        .sessions
+        .as_ref()
+        .map(|s| Sessions::load(s, &settings.library, server.local_realms()))
+    {
+        None => None,
+        Some(Ok(sessions)) => Some(sessions),
+        Some(Err(message)) => return fail(EXIT_USAGE, &message),
     };
     let app = Arc::new(App {
         server,

@@ -18,7 +18,12 @@ const DAEMON_KEYS: &[&str] = &[
 ];
 
 pub const DEFAULT_HEALTH_PATH: &str = "/.kerbsasl/health";
-pub const DEFAULT_COOKIE: &str = "kerbsasl_session";
+/// The `__Host-` prefix makes browsers refuse the cookie unless it is
+/// Secure, `Path=/` and without `Domain`, so a sibling subdomain cannot
+/// plant its own session cookie on this host.
+pub const DEFAULT_COOKIE: &str = "__Host-kerbsasl_session";
+/// With `session_secure false` (plain HTTP), where browsers refuse `__Host-`.
+pub const DEFAULT_COOKIE_INSECURE: &str = "kerbsasl_session";
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(3600);
 
 const AFTER_HELP: &str = "\
@@ -56,7 +61,8 @@ starts a comment at the start of a line or after a space):
                        bytes, e.g. head -c 32 /dev/urandom > FILE)
     session_ttl        cookie lifetime: 3600 (seconds), 90s, 30m, 8h, 1d
                        (default 1h)
-    session_cookie     cookie name (default kerbsasl_session)
+    session_cookie     cookie name (default __Host-kerbsasl_session, or
+                       kerbsasl_session with session_secure false)
     session_secure     false drops the cookie's Secure flag, for plain-HTTP
                        tests only (default true)
 
@@ -182,12 +188,26 @@ impl Settings {
             return Err("no address to listen on: give --listen HOST:PORT".into());
         }
         settings.sessions = match secret_file {
-            Some(secret_file) => Some(SessionOptions {
-                secret_file,
-                ttl: ttl.unwrap_or(DEFAULT_SESSION_TTL),
-                cookie: cookie.unwrap_or_else(|| DEFAULT_COOKIE.to_string()),
-                secure: secure.unwrap_or(true),
-            }),
+            Some(secret_file) => {
+                let secure = secure.unwrap_or(true);
+                let cookie = match cookie {
+                    Some(name) if !secure && has_secure_prefix(&name) => {
+                        return Err(format!(
+                            "session_cookie {name:?} has a prefix browsers accept only on \
+                             Secure cookies, but session_secure is false: choose another name"
+                        ));
+                    }
+                    Some(name) => name,
+                    None if secure => DEFAULT_COOKIE.to_string(),
+                    None => DEFAULT_COOKIE_INSECURE.to_string(),
+                };
+                Some(SessionOptions {
+                    secret_file,
+                    ttl: ttl.unwrap_or(DEFAULT_SESSION_TTL),
+                    cookie,
+                    secure,
+                })
+            }
             None if ttl.is_some() || cookie.is_some() || secure.is_some() => {
                 return Err(
                     "session_ttl, session_cookie and session_secure need sessions: \
@@ -339,6 +359,12 @@ fn parse_ttl(value: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
+/// `__Host-` and `__Secure-` cookies are dropped by browsers unless Secure.
+fn has_secure_prefix(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with("__host-") || lower.starts_with("__secure-")
+}
+
 /// A cookie name is an RFC 6265 token.
 fn parse_cookie_name(value: &str) -> Result<String, String> {
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
@@ -447,9 +473,26 @@ mod tests {
             Some(SessionOptions {
                 secret_file: "/etc/authd/secret".into(),
                 ttl: Duration::from_secs(8 * 3600),
-                cookie: DEFAULT_COOKIE.into(),
+                cookie: DEFAULT_COOKIE_INSECURE.into(),
                 secure: false,
             })
+        );
+        let secure = settings(&["--listen=127.0.0.1:1", "-o", "session_secret_file=/s"]);
+        assert_eq!(
+            secure.sessions.map(|s| (s.cookie, s.secure)),
+            Some((DEFAULT_COOKIE.to_string(), true))
+        );
+        assert!(
+            error(&[
+                "--listen=127.0.0.1:1",
+                "-o",
+                "session_secret_file=/s",
+                "-o",
+                "session_cookie=__Host-sso",
+                "-o",
+                "session_secure=false",
+            ])
+            .contains("prefix browsers accept only on Secure cookies")
         );
         assert!(
             error(&["--listen=127.0.0.1:1", "-o", "session_ttl=1h"])

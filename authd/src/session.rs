@@ -11,8 +11,10 @@
 //!   without a port), so one application's backend, which sees the cookie,
 //!   cannot replay it to another application behind the same authd;
 //! - a digest of the identity options (principal, strip_realm,
-//!   local_realms, auth_to_local, allowed_realms), so changing them ends
-//!   old sessions instead of honouring usernames mapped under the old rules.
+//!   local_realms, auth_to_local, allowed_realms) and of the local realms
+//!   the library resolved (which follow the principal or krb5.conf's
+//!   default_realm when local_realms is unset), so changing them ends old
+//!   sessions instead of honouring usernames mapped under the old rules.
 //!
 //! The key id (4 bytes derived from the secret) tells a cookie signed with
 //! another secret from a tampered one in the log; changing the secret ends
@@ -112,13 +114,17 @@ impl fmt::Debug for Sessions {
 }
 
 impl Sessions {
-    /// Reads the secret file; refuses a missing, unreadable or short one.
-    /// `library` are the library options, for the identity binding.
+    /// Reads the secret file; refuses a missing, unreadable, short or
+    /// world-readable one. `library` are the library options and
+    /// `local_realms` the realms the server resolved, for the identity
+    /// binding.
     pub fn load(
         options: &SessionOptions,
         library: &[(String, String)],
+        local_realms: &[String],
     ) -> Result<Sessions, String> {
         let path = options.secret_file.display();
+        check_secret_permissions(options)?;
         let mut secret = std::fs::read(&options.secret_file)
             .map_err(|e| format!("cannot read session_secret_file {path}: {e}"))?;
         while secret.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
@@ -131,14 +137,14 @@ impl Sessions {
                 secret.len()
             ));
         }
-        warn_if_readable_by_others(options);
-        Sessions::new(&secret, options, library)
+        Sessions::new(&secret, options, library, local_realms)
     }
 
     fn new(
         secret: &[u8],
         options: &SessionOptions,
         library: &[(String, String)],
+        local_realms: &[String],
     ) -> Result<Sessions, String> {
         let keyed = HmacSha256::new_from_slice(secret)
             .map_err(|e| format!("cannot key HMAC-SHA256 with the session secret: {e}"))?;
@@ -158,6 +164,7 @@ impl Sessions {
                 .map(|(_, v)| v.as_str());
             digest.update(format!("{key}={value:?}\n"));
         }
+        digest.update(format!("resolved local realms={local_realms:?}\n"));
         Ok(Sessions {
             keyed,
             key_id,
@@ -293,17 +300,29 @@ fn unix_seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn warn_if_readable_by_others(options: &SessionOptions) {
+/// Whoever reads the secret can sign in as anyone: open to every user is
+/// refused, open to the group only warned about.
+fn check_secret_permissions(options: &SessionOptions) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(&options.secret_file) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            log::warn!(
-                "session_secret_file {} is readable by other users; whoever reads it can \
-                 sign in as anyone (chmod 600 it)",
-                options.secret_file.display()
-            );
-        }
+    let path = options.secret_file.display();
+    let Ok(meta) = std::fs::metadata(&options.secret_file) else {
+        // Reading it will say why.
+        return Ok(());
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o007 != 0 {
+        return Err(format!(
+            "session_secret_file {path} is open to every user (mode {mode:03o}); whoever reads \
+             it can sign in as anyone: chmod 600 {path}"
+        ));
     }
+    if mode & 0o070 != 0 {
+        log::warn!(
+            "session_secret_file {path} is open to its group (mode {mode:03o}); everyone in \
+             that group can sign in as anyone (chmod 600 it unless authd needs the group)"
+        );
+    }
+    Ok(())
 }
 
 /// The values of the cookies named `name` in one `Cookie` header
@@ -361,7 +380,7 @@ mod tests {
     }
 
     fn sessions(secret: &[u8], ttl: u64) -> Sessions {
-        Sessions::new(secret, &options(ttl), &[]).unwrap()
+        Sessions::new(secret, &options(ttl), &[], &[]).unwrap()
     }
 
     fn alice() -> Identity {
@@ -424,7 +443,7 @@ mod tests {
             cookie: "sso2".into(),
             ..options(3600)
         };
-        let s2 = Sessions::new(&[7; 32], &renamed, &[]).unwrap();
+        let s2 = Sessions::new(&[7; 32], &renamed, &[], &[]).unwrap();
         let moved = cookie.replacen("sso=", "sso2=", 1);
         assert_eq!(
             verify(&s2, &moved, HOST, 1_000_000),
@@ -434,6 +453,7 @@ mod tests {
             &[7; 32],
             &options(3600),
             &[("strip_realm".into(), "true".into())],
+            &[],
         )
         .unwrap();
         assert_eq!(
@@ -451,13 +471,20 @@ mod tests {
                 "HTTP/app.example.com@EXAMPLE.COM".into(),
             )],
         ] {
-            let other = Sessions::new(&[7; 32], &options(3600), &changed).unwrap();
+            let other = Sessions::new(&[7; 32], &options(3600), &changed, &[]).unwrap();
             assert_eq!(
                 verify(&other, &cookie, HOST, 1_000_000),
                 Err(Rejection::BadSignature),
                 "{changed:?}"
             );
         }
+        // The same options, but the realms they resolve to changed (a new
+        // default_realm in krb5.conf, another principal in the keytab).
+        let resolved = Sessions::new(&[7; 32], &options(3600), &[], &["EXAMPLE.COM".into()]);
+        assert_eq!(
+            verify(&resolved.unwrap(), &cookie, HOST, 1_000_000),
+            Err(Rejection::BadSignature)
+        );
         // The TTL was shortened after the cookie was issued.
         assert_eq!(
             verify(&sessions(&[7; 32], 600), &cookie, HOST, 1_000_000),
@@ -513,6 +540,7 @@ mod tests {
                 secure: false,
                 ..options(60)
             },
+            &[],
             &[],
         )
         .unwrap();
@@ -578,13 +606,27 @@ mod tests {
                     ..options(60)
                 },
                 &[],
+                &[],
             )
+        };
+        let chmod = |mode| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
         };
         assert!(load().unwrap_err().contains("cannot read"));
         std::fs::write(&file, "short\n").unwrap();
+        chmod(0o600);
         assert!(load().unwrap_err().contains("holds 5 bytes"));
         std::fs::write(&file, format!("{}\n", "x".repeat(32))).unwrap();
         assert!(load().is_ok());
+        chmod(0o640);
+        assert!(load().is_ok(), "open to the group: a warning only");
+        chmod(0o604);
+        assert!(
+            load()
+                .unwrap_err()
+                .contains("open to every user (mode 604)")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -81,6 +81,13 @@ impl Access {
 
     /// Whether the subject can open and read `path`.
     pub fn can_read(&self, path: &Path) -> Result<(), String> {
+        // A FIFO or device would block or never end the read below; keytabs
+        // and krb5.conf are regular files.
+        if let Ok(meta) = std::fs::metadata(path) {
+            if !meta.is_file() {
+                return Err("not a regular file".into());
+            }
+        }
         match &self.switch_to {
             None => {
                 let mut byte = [0u8; 1];
@@ -89,7 +96,7 @@ impl Access {
                     .map(|_| ())
                     .map_err(|e| io_reason(&e))
             }
-            Some(account) => run_as(account, r#"exec cat -- "$1" >/dev/null"#, &[path]),
+            Some(account) => run_as(account, r#"exec head -c 1 -- "$1" >/dev/null"#, &[path]),
         }
     }
 
@@ -227,5 +234,24 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(kept, "keep me");
         assert!(result.is_err(), "{result:?}");
+    }
+
+    /// A FIFO given as a keytab would block the read forever, /dev/zero
+    /// would never end it.
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = std::env::temp_dir().join(format!("check-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("keytab");
+        let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        let access = Access::new(None).unwrap();
+        let fifo_result = access.can_read(&fifo);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(made.success());
+        assert_eq!(fifo_result, Err("not a regular file".to_string()));
+        assert_eq!(
+            access.can_read(Path::new("/dev/zero")),
+            Err("not a regular file".to_string())
+        );
     }
 }

@@ -70,7 +70,8 @@ class Suite:
         self.backend = Backend()
         self.authd = Authd(work / "authd", self.options())
         self.authd.start()
-        self.nginx = Nginx(work / "nginx", self.authd.port, self.backend.port).start()
+        self.nginx = Nginx(work / "nginx", self.authd.port, self.backend.port,
+                           other_site="intranet.example.com").start()
         self.url = f"http://{HOST}:{self.nginx.port}"
 
     def write_secret(self, name):
@@ -103,12 +104,12 @@ class Suite:
                 return True, line.split(" ", 2)[-1]
         return False, f"no log line with {fragments} in {lines[-4:]}"
 
-    def through_nginx_401(self, headers, *fragments):
+    def through_nginx_401(self, headers, *fragments, port=None):
         """A request that must be refused: 401, one `WWW-Authenticate:
         Negotiate`, no backend call, and a log line with the fragments."""
         self.authd.new_lines()
         before = len(self.backend.requests)
-        r = request(self.nginx.port, "/app", headers)
+        r = request(port or self.nginx.port, "/app", headers)
         ok = r.status == 401 and r.all("WWW-Authenticate") == ["Negotiate"] \
             and len(self.backend.requests) == before
         logged, line = self.logged(*fragments)
@@ -223,9 +224,12 @@ class Suite:
             return ok and logged, f"{r}; log: {line}"
 
         def cookie_for_another_host():
+            # The other application's backend replays the cookie to its own
+            # site, even naming the cookie's host: that site's default
+            # server binds its own name.
             return self.through_nginx_401(
-                {"Cookie": self.cookie["pair"], "Host": "intranet.example.com"},
-                "bad signature")
+                {"Cookie": self.cookie["pair"], "Host": HOST},
+                "bad signature", port=self.nginx.other_port)
 
         def cookie_with_a_forged_expiry():
             name, value = self.cookie["pair"].split("=", 1)
@@ -238,7 +242,8 @@ class Suite:
         check("tampered cookie, no ticket: 401 Negotiate, logged", tampered_cookie)
         check("tampered cookie with a ticket: falls back to Negotiate, 200 as alice, "
               "a fresh cookie", tampered_cookie_with_ticket)
-        check("cookie presented for another host: 401, logged", cookie_for_another_host)
+        check("cookie replayed to another application's site, with the cookie's own Host: "
+              "401, logged", cookie_for_another_host)
         check("cookie with its expiry moved a day ahead: 401, logged", cookie_with_a_forged_expiry)
 
         def no_ticket():
@@ -409,6 +414,10 @@ log_level info  # -o overrides it
         self.authd.stop()
         short = self.work / "short-secret"
         short.write_text("too short\n")
+        short.chmod(0o600)
+        open_to_all = self.work / "world-readable-secret"
+        open_to_all.write_bytes(secrets.token_bytes(32))
+        open_to_all.chmod(0o644)
         cases = [
             ("a missing keytab", {"keytab": "/nonexistent/http.keytab"},
              "KERBSASL_CONFIG", "/nonexistent/http.keytab"),
@@ -419,6 +428,8 @@ log_level info  # -o overrides it
             ("a missing session secret file",
              {"session_secret_file": "/nonexistent/secret"}, "cannot read session_secret_file"),
             ("a 9-byte session secret", {"session_secret_file": short}, "holds 9 bytes"),
+            ("a session secret every user can read",
+             {"session_secret_file": open_to_all}, "open to every user (mode 644)", "chmod 600"),
             ("session_ttl without sessions", {"session_secret_file": None, "session_ttl": "1h"},
              "set session_secret_file"),
             ("a bad session_ttl", {"session_ttl": "forever"}, "\"session_ttl\""),

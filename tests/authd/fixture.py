@@ -258,24 +258,28 @@ class Backend:
         self.server.server_close()
 
 
-def nginx_site(port, authd_port, upstream=None, root=None):
+def nginx_site(port, authd_port, upstream=None, root=None, server_name=HOST,
+               upstream_block=True):
     """The nginx configuration the README documents, for one site: the
     auth_request subrequest to authd and the identity passed on to
     `upstream` (a `proxy_pass` target) or static files in `root` (for the
-    benchmark)."""
+    benchmark). A second site in the same nginx leaves out the upstream
+    block."""
     content = (f"            proxy_pass {upstream};\n"
                "            proxy_http_version 1.1;\n"
                '            proxy_set_header Connection "";\n'
                if upstream else f"            root {root};\n")
-    return f"""\
+    upstream_authd = f"""\
     upstream kerbsasl_authd {{
         server 127.0.0.1:{authd_port};
         keepalive 32;
     }}
 
-    server {{
+""" if upstream_block else ""
+    return f"""\
+{upstream_authd}    server {{
         listen 127.0.0.1:{port};
-        server_name {HOST};
+        server_name {server_name};
         # Kerberos tokens with a large PAC (Active Directory groups) exceed 8k.
         large_client_header_buffers 4 64k;
 
@@ -306,7 +310,9 @@ def nginx_site(port, authd_port, upstream=None, root=None):
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Real-IP $remote_addr;
-            proxy_set_header X-Forwarded-Host $host;
+            # The server block's own name, not the client's Host: a cookie
+            # replayed to another site's default server stays foreign.
+            proxy_set_header X-Forwarded-Host $server_name;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }}
@@ -319,9 +325,13 @@ class Nginx(Service):
     the system one, with its own pid, logs and temp paths."""
 
     def __init__(self, directory, authd_port, backend_port=None, static_body=None,
-                 workers=1, access_log=True, keepalive_requests=1000, port=None):
+                 workers=1, access_log=True, keepalive_requests=1000, port=None,
+                 other_site=None):
+        """`other_site`: a server name for a second application on its own
+        port (`other_port`), with the same authd behind it."""
         super().__init__(directory, "nginx")
         self.port = port or free_port()
+        self.other_port = free_port() if other_site else None
         d = self.dir
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (d / "temp" / sub).mkdir(parents=True, exist_ok=True)
@@ -330,6 +340,9 @@ class Nginx(Service):
             (d / "www" / "index.html").write_text(static_body)
         upstream = f"http://127.0.0.1:{backend_port}" if backend_port else None
         site = nginx_site(self.port, authd_port, upstream, d / "www")
+        if other_site:
+            site += "\n" + nginx_site(self.other_port, authd_port, upstream, d / "www",
+                                      server_name=other_site, upstream_block=False)
         conf = f"""\
 # Test instance: foreground, all paths in {d}.
 daemon off;
