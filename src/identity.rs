@@ -77,7 +77,30 @@ impl IdentityRules {
             ))
         })?;
         let principal = printable(displayed, "principal name")?;
+        self.identify_principal(principal, || {
+            peer.local_name().map_err(|e| e.detail().to_string())
+        })
+    }
+
+    /// [`IdentityRules::identify`] once the principal is read; `local_name`
+    /// runs krb5.conf's auth_to_local rules (the reason when none maps it).
+    fn identify_principal(
+        &self,
+        principal: String,
+        local_name: impl FnOnce() -> Result<Vec<u8>, String>,
+    ) -> Result<Identity, Error> {
         let (name, realm) = split_realm(&principal);
+        // Before any realm or mapping rule: an operator's rule for the
+        // anonymous principal's realm must not let it in.
+        if is_anonymous(name) {
+            return Err(Error::authz_denied(format!(
+                "the client authenticated anonymously (kinit -n, anonymous PKINIT) as \
+                 {principal}, which proves no identity, and kerbsasl never accepts anonymous \
+                 clients: the user must kinit as themselves (to stop the KDC giving anonymous \
+                 clients service tickets, set restrict_anonymous_to_tgt = true in the realm's \
+                 section of kdc.conf)"
+            )));
+        }
         let realm = realm
             .filter(|r| !r.is_empty())
             .ok_or_else(|| {
@@ -96,10 +119,10 @@ impl IdentityRules {
             UsernameMapping::Principal => principal.clone(),
             UsernameMapping::StripRealm => self.strip_local_realm(&principal, name, &realm),
             UsernameMapping::AuthToLocal => {
-                let local = peer.local_name().map_err(|e| {
+                let local = local_name().map_err(|reason| {
                     Error::authz_denied(format!(
-                        "no auth_to_local rule in krb5.conf maps {principal} to a local name: {}",
-                        e.detail()
+                        "no auth_to_local rule in krb5.conf maps {principal} to a local name: \
+                         {reason}"
                     ))
                 })?;
                 printable(local, "local name")?
@@ -108,6 +131,14 @@ impl IdentityRules {
         if username.is_empty() {
             return Err(Error::authz_denied(format!(
                 "{principal} maps to an empty username"
+            )));
+        }
+        // libsasl2's canon_user trims the ends: `alice @LOCAL` would become
+        // the local alice in a Cyrus host.
+        if username.starts_with(char::is_whitespace) || username.ends_with(char::is_whitespace) {
+            return Err(Error::authz_denied(format!(
+                "{principal} maps to username {username:?}, which begins or ends with \
+                 whitespace: hosts that trim names would take it for another user"
             )));
         }
         Ok(Identity {
@@ -162,12 +193,26 @@ pub fn authorize(
     }
 }
 
-/// Names end up as C strings and in logs: they must be UTF-8 without NUL.
+/// RFC 8062's anonymous principal: name part WELLKNOWN/ANONYMOUS in any
+/// realm (the fully anonymous realm WELLKNOWN:ANONYMOUS or a KDC's own), as
+/// MIT's krb5_principal_compare_any_realm matches it. MIT's acceptor never
+/// sets GSS_C_ANON_FLAG, so the name is the only sign.
+fn is_anonymous(name: &str) -> bool {
+    name == "WELLKNOWN/ANONYMOUS"
+}
+
+/// Names end up as C strings, in logs and in hosts' ACLs: they must be
+/// UTF-8 without control characters (MIT's display form escapes only some:
+/// `\r`, `\v` and `\f` pass through, and NUL ends a C string).
 fn printable(bytes: Vec<u8>, what: &str) -> Result<String, Error> {
     match String::from_utf8(bytes) {
-        Ok(text) if !text.contains('\0') => Ok(text),
-        _ => Err(Error::authz_denied(format!(
-            "the client's {what} is not valid UTF-8 or contains NUL"
+        Ok(text) if !text.contains(char::is_control) => Ok(text),
+        Ok(text) => Err(Error::authz_denied(format!(
+            "the client's {what} {text:?} contains a control character"
+        ))),
+        Err(e) => Err(Error::authz_denied(format!(
+            "the client's {what} {:?} is not valid UTF-8",
+            String::from_utf8_lossy(e.as_bytes())
         ))),
     }
 }
@@ -192,6 +237,129 @@ mod tests {
             allowed_realms: None,
             local_realms: local.iter().map(|r| r.to_string()).collect(),
         }
+    }
+
+    /// `identify_principal` where auth_to_local maps every name to `local`.
+    fn identify_as(
+        rules: &IdentityRules,
+        principal: &str,
+        local: &[u8],
+    ) -> Result<Identity, Error> {
+        rules.identify_principal(principal.to_string(), || Ok(local.to_vec()))
+    }
+
+    fn every_mapping() -> Vec<IdentityRules> {
+        [
+            UsernameMapping::Principal,
+            UsernameMapping::StripRealm,
+            UsernameMapping::AuthToLocal,
+        ]
+        .into_iter()
+        .map(|mapping| rules(mapping, &["EXAMPLE.COM", "WELLKNOWN:ANONYMOUS"]))
+        .collect()
+    }
+
+    #[test]
+    fn anonymous_principals_are_refused_in_any_realm() {
+        let mut limited = rules(UsernameMapping::Principal, &[]);
+        limited.allowed_realms = Some(vec!["EXAMPLE.COM".into()]);
+        for rules in every_mapping().iter().chain([&limited]) {
+            for principal in [
+                "WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS",
+                "WELLKNOWN/ANONYMOUS@EXAMPLE.COM",
+            ] {
+                let err = identify_as(rules, principal, b"nobody").unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::AuthzDenied, "{principal}");
+                for fragment in [
+                    "authenticated anonymously",
+                    principal,
+                    "kinit as themselves",
+                    "restrict_anonymous_to_tgt = true",
+                ] {
+                    assert!(err.message().contains(fragment), "{}", err.message());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_like_the_anonymous_one_are_users() {
+        // MIT compares principal components exactly: other case, another
+        // component count, or an escaped '/' (one component) is a user.
+        for principal in [
+            "wellknown/anonymous@EXAMPLE.COM",
+            "WELLKNOWN/ANONYMOUS/x@EXAMPLE.COM",
+            r"WELLKNOWN\/ANONYMOUS@EXAMPLE.COM",
+            "ANONYMOUS@EXAMPLE.COM",
+        ] {
+            let id = identify_as(&rules(UsernameMapping::Principal, &[]), principal, b"")
+                .unwrap_or_else(|e| panic!("{principal}: {e}"));
+            assert_eq!(id.username, principal);
+        }
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        for bad in [
+            "alice\r@EXAMPLE.COM",
+            "alice\u{b}@EXAMPLE.COM",
+            "alice\u{c}@EXAMPLE.COM",
+            "alice\n@EXAMPLE.COM",
+            "alice\0@EXAMPLE.COM",
+            "alice\u{7f}@EXAMPLE.COM",
+            "alice\u{85}@EXAMPLE.COM",
+        ] {
+            let err = printable(bad.as_bytes().to_vec(), "principal name").unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::AuthzDenied, "{bad:?}");
+            assert!(
+                err.message().contains("contains a control character"),
+                "{}",
+                err.message()
+            );
+        }
+        let err = printable(b"al\xffice@EXAMPLE.COM".to_vec(), "local name").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AuthzDenied);
+        assert!(err.message().contains("local name"), "{}", err.message());
+        assert!(
+            err.message().contains("not valid UTF-8"),
+            "{}",
+            err.message()
+        );
+        assert_eq!(
+            printable("élise@EXAMPLE.COM".into(), "principal name").unwrap(),
+            "élise@EXAMPLE.COM"
+        );
+        // auth_to_local's result gets the same rule.
+        let rules = rules(UsernameMapping::AuthToLocal, &[]);
+        let err = identify_as(&rules, "alice@EXAMPLE.COM", b"alice\r").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AuthzDenied);
+    }
+
+    #[test]
+    fn usernames_with_whitespace_at_the_ends_are_refused() {
+        let strip = rules(UsernameMapping::StripRealm, &["EXAMPLE.COM"]);
+        let whole = rules(UsernameMapping::Principal, &[]);
+        let local = rules(UsernameMapping::AuthToLocal, &[]);
+        for (rules, principal, local_name) in [
+            (&strip, "alice @EXAMPLE.COM", ""),
+            (&strip, " alice@EXAMPLE.COM", ""),
+            (&whole, " alice@EXAMPLE.COM", ""),
+            (&whole, "alice@EXAMPLE.COM\u{a0}", ""),
+            (&local, "alice@EXAMPLE.COM", "alice "),
+        ] {
+            let err = identify_as(rules, principal, local_name.as_bytes()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::AuthzDenied, "{principal:?}");
+            assert!(
+                err.message().contains("begins or ends with whitespace"),
+                "{}",
+                err.message()
+            );
+        }
+        // Inside a name, whitespace is the KDC's business.
+        let id = identify_as(&strip, "al ice@EXAMPLE.COM", b"").unwrap();
+        assert_eq!(id.username, "al ice");
+        let id = identify_as(&whole, "alice @EXAMPLE.COM", b"").unwrap();
+        assert_eq!(id.username, "alice @EXAMPLE.COM");
     }
 
     #[test]

@@ -34,6 +34,9 @@ HOST = "broker.kerbsasl.test"
 ALICE = f"alice@{REALM}"
 PARTNER = os.environ["KERBSASL_TEST_PARTNER_REALM"]
 PARTNER_CCACHE = f"FILE:{REALM_DIR / 'partner-alice.ccache'}"
+# An anonymous TGT (kinit -n, anonymous PKINIT): testrealm --anonymous.
+ANONYMOUS_CCACHE = os.environ["KERBSASL_TEST_ANONYMOUS_CCACHE"]
+ANONYMOUS = "WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS"
 # slapd's DN for alice, with either plugin (sasl-realm is the realm).
 ALICE_DN = f"dn:uid=alice,cn={REALM.lower()},cn=gssapi,cn=auth"
 
@@ -284,6 +287,16 @@ def sample_cases(work, results, kerbsasl_plugins, gssapiv2_plugins):
         ok = r.value("Username") == want and g.value("Username") == want
         return ok, f"kerbsasl: {r.describe()}; gssapiv2: {g.describe()}"
 
+    def anonymous_refused():
+        anonymous = {"KRB5CCNAME": ANONYMOUS_CCACHE}
+        r = kerbsasl.run(client_env=anonymous)
+        g = gssapiv2.run(client_env=anonymous)
+        failure = r.failure()
+        ok = (r.server_rc != 0 and "authorization failure" in r.server_err
+              and f"authenticated anonymously (kinit -n, anonymous PKINIT) as {ANONYMOUS}"
+              in failure)
+        return ok, f"kerbsasl: {failure}; gssapiv2: {g.describe()}"
+
     def own_authzid():
         r = kerbsasl.run(client_args=["-u", "alice"])
         g = gssapiv2.run(client_args=["-u", "alice"])
@@ -308,6 +321,8 @@ def sample_cases(work, results, kerbsasl_plugins, gssapiv2_plugins):
                   own_authzid)
     results.check(f"sample: alice@{PARTNER} (a trusted realm) keeps her realm, as gssapiv2",
                   partner_keeps_realm)
+    results.check(f"sample: an anonymous client ({ANONYMOUS}, kinit -n): authorization "
+                  "failure, kerbsasl says why", anonymous_refused)
     results.check("sample: client -u bob: refused by libsasl2's authorization, as gssapiv2",
                   same_refusal(["-u", "bob"], "authentication failure"))
     results.check("sample: ticket for another service: authentication failure with the reason",
@@ -463,6 +478,14 @@ def slapd_cases(work, results, kerbsasl_plugins, gssapiv2_plugins):
         return ok, f"without a ticket: exit {rc}: {out.splitlines()[-1]}; then: " \
                    f"{after.splitlines()[-1]}"
 
+    def anonymous_refused():
+        rc, out = kerbsasl.whoami(ccache=ANONYMOUS_CCACHE)
+        g_rc, g_out = gssapiv2.whoami(ccache=ANONYMOUS_CCACHE)
+        after_rc, _ = kerbsasl.whoami()
+        ok = rc != 0 and "authenticated anonymously" in out and after_rc == 0
+        return ok, f"kerbsasl: exit {rc}: {out.replace(chr(10), ' | ')}; " \
+                   f"gssapiv2: exit {g_rc}: {g_out.splitlines()[-1]}"
+
     def proxy_refused():
         rc, out = kerbsasl.whoami("-X", "u:bob")
         g_rc, g_out = gssapiv2.whoami("-X", "u:bob")
@@ -479,6 +502,8 @@ def slapd_cases(work, results, kerbsasl_plugins, gssapiv2_plugins):
                   min_ssf_met)
     results.check("slapd minssf=56, ldapwhoami -O maxssf=0: Inappropriate authentication, "
                   "kerbsasl says why", min_ssf_refused)
+    results.check(f"slapd: ldapwhoami as {ANONYMOUS} (kinit -n): refused, kerbsasl says why; "
+                  "alice binds after it", anonymous_refused)
     results.check("slapd: ldapwhoami -X u:bob (proxy authorization): refused by slapd, "
                   "as with gssapiv2", proxy_refused)
     results.check("slapd: ldapwhoami without a ticket fails cleanly; slapd serves the next bind",

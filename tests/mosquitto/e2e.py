@@ -30,6 +30,9 @@ REALM = os.environ["KERBSASL_TEST_REALM"]
 # A second realm that REALM trusts (testrealm --partner), with its own alice.
 PARTNER = os.environ["KERBSASL_TEST_PARTNER_REALM"]
 REALM_DIR = Path(os.environ["KERBSASL_TEST_DIR"])
+# An anonymous TGT (kinit -n, anonymous PKINIT): testrealm --anonymous.
+ANONYMOUS_CCACHE = os.environ["KERBSASL_TEST_ANONYMOUS_CCACHE"]
+ANONYMOUS = "WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS"
 METHOD = "GSSAPI-KERBEROS"
 
 # The realm's service (its key is in mqtt.keytab) and a second one, made
@@ -133,8 +136,18 @@ def main_broker_cases(work, results):
         ok = connack(r) == 0x87 and all(w in line for w in wanted)
         return ok, f"{describe(r)}; log: {line.split('kerbsasl: ')[-1]}"
 
+    def anonymous_refused():
+        r = mqttjs(port, "--client-id", "e2e-anonymous", ccache=ANONYMOUS_CCACHE)
+        line = broker.log_line("client e2e-anonymous from")
+        wanted = ["KERBSASL_AUTHZ_DENIED", f"authenticated anonymously (kinit -n, anonymous "
+                  f"PKINIT) as {ANONYMOUS}", "restrict_anonymous_to_tgt"]
+        ok = connack(r) == 0x87 and all(w in line for w in wanted)
+        return ok, f"{describe(r)}; log: {line.split('kerbsasl: ')[-1]}"
+
     results.check(f"strip_realm: alice@{PARTNER} keeps her realm, denied users/alice/",
                   partner_alice)
+    results.check(f"an anonymous client ({ANONYMOUS}, kinit -n) -> CONNACK 0x87, log says why",
+                  anonymous_refused)
     results.check("alice/admin (username with '/') -> CONNACK 0x87, log says why and the way out",
                   slash_refused)
 

@@ -29,6 +29,13 @@ pub const DIR_VAR: &str = "KERBSASL_TEST_DIR";
 pub const PORT_VAR: &str = "KERBSASL_TEST_KDC_PORT";
 /// Set (to PARTNER_REALM) when the partner realm runs.
 pub const PARTNER_VAR: &str = "KERBSASL_TEST_PARTNER_REALM";
+/// Set (to a `FILE:` ccache holding an anonymous TGT) when the realm issues
+/// anonymous tickets.
+pub const ANONYMOUS_VAR: &str = "KERBSASL_TEST_ANONYMOUS_CCACHE";
+/// The name part of every anonymous principal (RFC 8062), in any realm.
+pub const ANONYMOUS: &str = "WELLKNOWN/ANONYMOUS";
+/// The realm of a fully anonymous principal (`kinit -n`).
+pub const ANONYMOUS_REALM: &str = "WELLKNOWN:ANONYMOUS";
 
 #[derive(Debug, Clone, Default)]
 pub struct RealmOptions {
@@ -37,6 +44,11 @@ pub struct RealmOptions {
     /// Also run PARTNER_REALM, trusted by REALM, with its own users alice
     /// (alice@PARTNER_REALM), served by the same krb5kdc on the same port.
     pub partner: bool,
+    /// Issue anonymous tickets (`kinit -n`) through anonymous PKINIT, as
+    /// a KDC with a PKINIT certificate and WELLKNOWN/ANONYMOUS does unless
+    /// restrict_anonymous_to_tgt is set: needs Debian's krb5-pkinit and
+    /// openssl.
+    pub anonymous: bool,
 }
 
 /// A running realm. The process that started it owns the KDC and the temp
@@ -45,6 +57,7 @@ pub struct Realm {
     pub dir: PathBuf,
     pub kdc_port: u16,
     pub partner: bool,
+    pub anonymous: bool,
     kdc: Option<Child>,
 }
 
@@ -53,6 +66,10 @@ impl Realm {
     /// keytab `mqtt.keytab` (mqtt/HOST) and a ccache for alice.
     pub fn start(options: &RealmOptions) -> Realm {
         let dir = make_temp_dir();
+        if options.anonymous {
+            // The KDC reads its certificate when it starts.
+            make_pkinit_certificates(&dir);
+        }
         let mut last_error = String::new();
         // A free port can be taken between probing and binding: retry.
         for _ in 0..5 {
@@ -62,6 +79,7 @@ impl Realm {
                 dir: dir.clone(),
                 kdc_port: port,
                 partner: options.partner,
+                anonymous: options.anonymous,
                 kdc: None,
             };
             for (name, database) in realm.realms() {
@@ -102,6 +120,7 @@ impl Realm {
             dir,
             kdc_port,
             partner: std::env::var_os(PARTNER_VAR).is_some(),
+            anonymous: std::env::var_os(ANONYMOUS_VAR).is_some(),
             kdc: None,
         })
     }
@@ -139,6 +158,12 @@ impl Realm {
         ];
         if self.partner {
             env.push((PARTNER_VAR.into(), PARTNER_REALM.into()));
+        }
+        if self.anonymous {
+            env.push((
+                ANONYMOUS_VAR.into(),
+                format!("FILE:{}", path("anonymous.ccache")),
+            ));
         }
         env
     }
@@ -220,6 +245,29 @@ impl Realm {
         assert!(
             output.status.success(),
             "kinit {user} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Gets an anonymous TGT (`kinit -n`) into `ccache` (a path), for
+    /// WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS. With a realm it runs
+    /// `kinit -n @REALM`, which asks for a principal of that realm; MIT
+    /// 1.20's KDC still answers with the fully anonymous one. Needs
+    /// `RealmOptions::anonymous`.
+    pub fn kinit_anonymous(&self, realm: Option<&str>, ccache: &Path) {
+        let mut command = self.command("kinit");
+        command.args(["-n", "-c", &format!("FILE:{}", ccache.display())]);
+        if let Some(realm) = realm {
+            command.arg(format!("@{realm}"));
+        }
+        let output = command
+            .stdin(Stdio::null())
+            .output()
+            .expect("kinit runs (install krb5-user)");
+        assert!(
+            output.status.success(),
+            "kinit -n {} failed (is krb5-pkinit installed?): {}",
+            realm.unwrap_or(""),
             String::from_utf8_lossy(&output.stderr)
         );
     }
@@ -312,6 +360,12 @@ impl Realm {
         if self.partner {
             self.populate_partner();
         }
+        if self.anonymous {
+            // With its PKINIT certificate, MIT's KDC serves anonymous
+            // requests once this principal exists.
+            self.add_service(&format!("{ANONYMOUS}@{REALM}"));
+            self.kinit_anonymous(None, &self.path("anonymous.ccache"));
+        }
     }
 
     /// The trust: krbtgt/REALM@PARTNER_REALM with the same key in both
@@ -376,6 +430,55 @@ fn free_port() -> u16 {
     }
 }
 
+/// A throwaway CA and a KDC certificate it signed, as MIT's PKINIT guide
+/// makes them: extended key usage id-pkinit-KPKdc and the id-pkinit-san
+/// otherName naming krbtgt/REALM@REALM, which clients check.
+fn make_pkinit_certificates(dir: &Path) {
+    let extensions = format!(
+        "[kdc_cert]
+basicConstraints = CA:FALSE
+keyUsage = digitalSignature, keyEncipherment, keyAgreement
+extendedKeyUsage = 1.3.6.1.5.2.3.5
+subjectAltName = otherName:1.3.6.1.5.2.2;SEQUENCE:kdc_principal
+
+[kdc_principal]
+realm = EXP:0, GeneralString:{REALM}
+principal_name = EXP:1, SEQUENCE:kdc_principal_name
+
+[kdc_principal_name]
+name_type = EXP:0, INTEGER:2
+name_string = EXP:1, SEQUENCE:kdc_principal_components
+
+[kdc_principal_components]
+service = GeneralString:krbtgt
+instance = GeneralString:{REALM}
+"
+    );
+    std::fs::write(dir.join("pkinit.ext"), extensions).expect("write pkinit.ext");
+    // Keys without a passphrase, valid two days: the realm lives minutes.
+    let steps = [
+        "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=kerbsasl-test-CA \
+         -keyout ca.key -out ca.pem",
+        "req -new -newkey rsa:2048 -nodes -subj /CN=kerbsasl-test-KDC \
+         -keyout kdc.key -out kdc.csr",
+        "x509 -req -in kdc.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+         -extfile pkinit.ext -extensions kdc_cert -out kdc.pem",
+    ];
+    for step in steps {
+        let args: Vec<&str> = step.split_whitespace().collect();
+        let output = Command::new("openssl")
+            .args(&args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs (install openssl)");
+        assert!(
+            output.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
 fn write_config(dir: &Path, port: u16, options: &RealmOptions) {
     let d = dir.display();
     let clockskew = options
@@ -419,6 +522,18 @@ fn write_config(dir: &Path, port: u16, options: &RealmOptions) {
     } else {
         String::new()
     };
+    let (client_pkinit, kdc_pkinit) = if options.anonymous {
+        (
+            format!("        pkinit_anchors = FILE:{d}/ca.pem\n"),
+            format!(
+                "        pkinit_identity = FILE:{d}/kdc.pem,{d}/kdc.key
+        pkinit_anchors = FILE:{d}/ca.pem
+"
+            ),
+        )
+    } else {
+        (String::new(), String::new())
+    };
     let krb5_conf = format!(
         "[libdefaults]
     default_realm = {REALM}
@@ -434,7 +549,7 @@ fn write_config(dir: &Path, port: u16, options: &RealmOptions) {
         kdc = 127.0.0.1:{port}
         auth_to_local = RULE:[2:$1;$2](.*;admin)s/;admin$//
         auth_to_local = DEFAULT
-    }}
+{client_pkinit}    }}
 {partner_realm}
 [domain_realm]
     .kerbsasl.test = {REALM}
@@ -456,7 +571,7 @@ fn write_config(dir: &Path, port: u16, options: &RealmOptions) {
         max_life = 10h
         max_renewable_life = 1d
         supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
-    }}
+{kdc_pkinit}    }}
 {partner_kdc}
 [logging]
     kdc = STDERR

@@ -1,7 +1,7 @@
 //! Runs a command inside a throwaway Kerberos realm.
 //!
-//! Usage: testrealm [--clockskew SECONDS] [--partner] -- COMMAND [ARGS...]
-//!        testrealm [--clockskew SECONDS] [--partner] --serve
+//! Usage: testrealm [--clockskew SECONDS] [--partner] [--anonymous] -- COMMAND [ARGS...]
+//!        testrealm [--clockskew SECONDS] [--partner] [--anonymous] --serve
 //!
 //! The realm (see tests/support/realm.rs) has users alice and bob, the
 //! service mqtt/broker.kerbsasl.test with its keytab, and alice's TGT. The
@@ -10,7 +10,9 @@
 //! the realm is torn down when it exits, and its status is ours. With
 //! --partner, a second realm PARTNER.TEST trusted by the first runs too
 //! (user alice@PARTNER.TEST), and
-//! KERBSASL_TEST_PARTNER_REALM names it.
+//! KERBSASL_TEST_PARTNER_REALM names it. With --anonymous the KDC issues
+//! anonymous tickets (anonymous PKINIT, `kinit -n`) and
+//! KERBSASL_TEST_ANONYMOUS_CCACHE holds one.
 //!
 //! With --serve it prints those variables instead (KEY=VALUE lines, then
 //! `ready`) and keeps the realm until its stdin closes: for a test runner
@@ -29,8 +31,8 @@ fn main() {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!(
-                "testrealm: {message}\nusage: testrealm [--clockskew SECONDS] [--partner] -- COMMAND [ARGS...]\n       \
-                 testrealm [--clockskew SECONDS] [--partner] --serve"
+                "testrealm: {message}\nusage: testrealm [--clockskew SECONDS] [--partner] [--anonymous] -- COMMAND [ARGS...]\n       \
+                 testrealm [--clockskew SECONDS] [--partner] [--anonymous] --serve"
             );
             std::process::exit(2);
         }
@@ -82,6 +84,10 @@ fn parse(args: &[String]) -> Result<(realm::RealmOptions, Option<&[String]>), St
             }
             [flag, tail @ ..] if flag == "--partner" => {
                 options.partner = true;
+                rest = tail;
+            }
+            [flag, tail @ ..] if flag == "--anonymous" => {
+                options.anonymous = true;
                 rest = tail;
             }
             [dashes, command @ ..] if dashes == "--" && !command.is_empty() => {
