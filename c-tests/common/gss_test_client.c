@@ -144,14 +144,9 @@ int gss_test_client_wrap(gss_test_client *client, const uint8_t *msg, size_t msg
     return take(client, &output, out, out_len);
 }
 
-int gss_test_client_respond(gss_test_client *client, const uint8_t *in, size_t in_len,
-                            uint8_t **out, size_t *out_len)
+int gss_test_client_read_offer(gss_test_client *client, const uint8_t *in, size_t in_len)
 {
     OM_uint32 major, minor;
-    if (!client->established) {
-        gss_buffer_desc input = {in_len, (void *)in};
-        return step(client, &input, out, out_len);
-    }
     gss_buffer_desc wrapped = {in_len, (void *)in};
     gss_buffer_desc offer = GSS_C_EMPTY_BUFFER;
     major = gss_unwrap(&minor, client->context, &wrapped, &offer, NULL, NULL);
@@ -163,6 +158,18 @@ int gss_test_client_respond(gss_test_client *client, const uint8_t *in, size_t i
         snprintf(client->error, sizeof client->error, "unexpected security-layer offer");
         return -1;
     }
+    return 0;
+}
+
+int gss_test_client_respond(gss_test_client *client, const uint8_t *in, size_t in_len,
+                            uint8_t **out, size_t *out_len)
+{
+    if (!client->established) {
+        gss_buffer_desc input = {in_len, (void *)in};
+        return step(client, &input, out, out_len);
+    }
+    if (gss_test_client_read_offer(client, in, in_len) != 0)
+        return -1;
     size_t authzid_len = strlen(client->authzid);
     uint8_t *reply = malloc(4 + authzid_len);
     if (reply == NULL) {

@@ -31,6 +31,10 @@ int gss_test_client_initial(gss_test_client *client, uint8_t **out, size_t *out_
  * offer gets "no security layer" plus the authzid. */
 int gss_test_client_respond(gss_test_client *client, const uint8_t *in, size_t in_len,
                             uint8_t **out, size_t *out_len);
+/* Reads the wrapped offer without answering it, for a test that sends its
+ * own reply next (with gss_test_client_wrap: the client's first wrap token,
+ * as the server's sequence check expects). */
+int gss_test_client_read_offer(gss_test_client *client, const uint8_t *in, size_t in_len);
 /* Wraps arbitrary bytes, to send malformed security-layer replies. */
 int gss_test_client_wrap(gss_test_client *client, const uint8_t *msg, size_t msg_len,
                          uint8_t **out, size_t *out_len);
