@@ -1,5 +1,6 @@
-# Builds and installs libkerbsasl (shared and static), its header and a
-# pkg-config file. Tests and the demo have their own commands: see README.
+# Builds and installs libkerbsasl (shared and static), its header, a
+# pkg-config file and the tools kerbsasl-authd and kerbsasl-check. Tests and
+# the demo have their own commands: see README.
 #
 #   make [BUILD=debug]                        build with cargo, as yourself
 #   sudo make install PREFIX=/usr/local [DESTDIR=...] [BUILD=debug]
@@ -12,6 +13,7 @@
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
 BUILD ?= release
 CARGO ?= cargo
 
@@ -21,21 +23,24 @@ VERSION := $(shell sed -n 's/^\#define KERBSASL_VERSION_STRING "\(.*\)"$$/\1/p' 
 MAJOR := $(shell sed -n 's/^\#define KERBSASL_VERSION_MAJOR \([0-9]*\)$$/\1/p' $(HEADER))
 OUT := target/$(BUILD)
 BUILT := $(OUT)/libkerbsasl.so $(OUT)/libkerbsasl.a
+TOOLS := kerbsasl-authd kerbsasl-check
 BUILD_COMMAND := make$(if $(filter-out release,$(BUILD)), BUILD=$(BUILD))
 
 .PHONY: all install uninstall
 
+# The workspace's default members: the library and both tools.
 all:
-	$(CARGO) build --lib $(if $(filter release,$(BUILD)),--release)
+	$(CARGO) build $(if $(filter release,$(BUILD)),--release)
 
 install:
-	@for built in $(BUILT); do \
+	@for built in $(BUILT) $(addprefix $(OUT)/,$(TOOLS)); do \
 	    if [ ! -f "$$built" ]; then \
 	        echo "make install: $$built is missing: run '$(BUILD_COMMAND)' first (as yourself, not root)" >&2; \
 	        exit 1; \
 	    fi; \
 	done
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
+	install -m 755 $(addprefix $(OUT)/,$(TOOLS)) $(DESTDIR)$(BINDIR)/
 	install -m 755 $(OUT)/libkerbsasl.so $(DESTDIR)$(LIBDIR)/libkerbsasl.so.$(VERSION)
 	ln -sfn libkerbsasl.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libkerbsasl.so.$(MAJOR)
 	ln -sfn libkerbsasl.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libkerbsasl.so
@@ -47,4 +52,5 @@ install:
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libkerbsasl.so* $(DESTDIR)$(LIBDIR)/libkerbsasl.a \
-	    $(DESTDIR)$(INCLUDEDIR)/kerbsasl.h $(DESTDIR)$(LIBDIR)/pkgconfig/kerbsasl.pc
+	    $(DESTDIR)$(INCLUDEDIR)/kerbsasl.h $(DESTDIR)$(LIBDIR)/pkgconfig/kerbsasl.pc \
+	    $(addprefix $(DESTDIR)$(BINDIR)/,$(TOOLS))
