@@ -97,8 +97,8 @@ impl Config {
             match key {
                 "principal" => config.principal = ServicePrincipal::parse(value)?,
                 "keytab" => config.keytab = Some(parse_keytab(value)?),
-                "strip_realm" => strip_realm = parse_bool(key, value)?,
-                "auth_to_local" => auth_to_local = parse_bool(key, value)?,
+                "strip_realm" => strip_realm = parse_bool_option(key, value)?,
+                "auth_to_local" => auth_to_local = parse_bool_option(key, value)?,
                 "allowed_realms" => config.allowed_realms = Some(parse_realms(key, value)?),
                 "local_realms" => config.local_realms = Some(parse_realms(key, value)?),
                 "authzid" => config.authzid = parse_authzid(value)?,
@@ -132,8 +132,9 @@ impl Config {
     }
 }
 
-/// Reads a boolean option: true/false, yes/no, on/off, 1/0.
-pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool, Error> {
+/// Reads a boolean option: true/false, yes/no, on/off, 1/0. Public so that
+/// hosts with options of their own (kerbsasl-authd) read them alike.
+pub fn parse_bool_option(key: &str, value: &str) -> Result<bool, Error> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Ok(true),
         "false" | "no" | "off" | "0" => Ok(false),

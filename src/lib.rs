@@ -57,10 +57,10 @@ mod server;
 #[doc(hidden)]
 pub mod testing;
 
-pub use config::{AuthzidPolicy, Config, OPTION_KEYS, UsernameMapping};
+pub use config::{AuthzidPolicy, Config, OPTION_KEYS, UsernameMapping, parse_bool_option};
 pub use error::{Error, ErrorKind};
 pub use http::{HttpAuth, MAX_AUTHORIZATION_LEN};
 pub use identity::Identity;
 pub use layer::{LayerPolicy, Protection, SecurityLayer};
-pub use principal::ServicePrincipal;
+pub use principal::{ServicePrincipal, split_realm};
 pub use server::{Server, Session, Step};

@@ -171,7 +171,10 @@ impl Settings {
                 "session_secret_file" => secret_file = Some(parse_path(&key, &value)?),
                 "session_ttl" => ttl = Some(parse_ttl(&value)?),
                 "session_cookie" => cookie = Some(parse_cookie_name(&value)?),
-                "session_secure" => secure = Some(parse_bool(&key, &value)?),
+                "session_secure" => {
+                    secure =
+                        Some(kerbsasl::parse_bool_option(&key, &value).map_err(|e| e.to_string())?)
+                }
                 _ if kerbsasl::OPTION_KEYS.contains(&key.as_str()) => {
                     settings.library.push((key, value))
                 }
@@ -317,16 +320,6 @@ fn parse_path(key: &str, value: &str) -> Result<PathBuf, String> {
         return Err(format!("option {key:?} needs a file path"));
     }
     Ok(PathBuf::from(value))
-}
-
-fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Ok(true),
-        "false" | "no" | "off" | "0" => Ok(false),
-        _ => Err(format!(
-            "option {key:?} must be true or false (also yes/no, on/off, 1/0), not {value:?}"
-        )),
-    }
 }
 
 /// `3600`, `90s`, `30m`, `8h` or `1d`; between one second and 30 days.

@@ -291,7 +291,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 fn realm_of(principal: &str) -> Option<&str> {
-    principal.rsplit_once('@').map(|(_, realm)| realm)
+    kerbsasl::split_realm(principal).1
 }
 
 /// Whether each realm in play has KDCs: its keys' realms, else the

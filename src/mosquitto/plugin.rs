@@ -2,7 +2,7 @@
 //! its kerbsasl server and the handshakes in progress, keyed by client.
 
 use super::broker::{Broker, Client, LOG_INFO, LOG_NOTICE};
-use crate::config::{OPTION_KEYS, parse_bool};
+use crate::config::{OPTION_KEYS, parse_bool_option};
 use crate::error::ErrorKind;
 use crate::ffi::error_code_name;
 use crate::server::{Server, Session, Step};
@@ -51,7 +51,8 @@ impl PluginOptions<'_> {
                 }
                 "auth_method" => parsed.method = value.clone(),
                 "allow_username_slash" => {
-                    parsed.allow_slash = parse_bool(key, value).map_err(|e| e.to_string())?;
+                    parsed.allow_slash =
+                        parse_bool_option(key, value).map_err(|e| e.to_string())?;
                 }
                 _ if OPTION_KEYS.contains(&key.as_str()) => {
                     parsed.server_options.push((key.as_str(), value.as_str()));
